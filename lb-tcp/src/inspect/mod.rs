@@ -1,0 +1,1 @@
+//! Content inspection (placeholder, being written).

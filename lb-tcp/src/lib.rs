@@ -1,0 +1,6 @@
+//! lb's TCP layer ("mode tcp"): listeners, connectors, the TCP proxy, PROXY protocol v1/v2
+//! and content inspection, as tower services.
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+pub mod inspect;
+pub mod proxy_protocol;

@@ -1,0 +1,1 @@
+//! Tests: read_header over scripted IO, property tests.

@@ -1,0 +1,2 @@
+//! lb (being written).
+pub use lb_core as core;

@@ -534,7 +534,11 @@ pub(super) mod tests {
         let msg = build::example_message();
         for at in 1..msg.len() {
             let hello = build::two_records(&msg, at);
-            assert_eq!(parse_client_hello(&hello), Parse::Complete(example_facts()), "at {at}");
+            assert_eq!(
+                parse_client_hello(&hello),
+                Parse::Complete(example_facts()),
+                "at {at}"
+            );
         }
     }
 
@@ -556,7 +560,11 @@ pub(super) mod tests {
             build::records(&msg, 5),
         ] {
             for len in 0..hello.len() {
-                assert_eq!(parse_client_hello(&hello[..len]), Parse::Incomplete, "len {len}");
+                assert_eq!(
+                    parse_client_hello(&hello[..len]),
+                    Parse::Incomplete,
+                    "len {len}"
+                );
             }
         }
     }
@@ -576,7 +584,10 @@ pub(super) mod tests {
         assert!(!partial.complete);
 
         // The handshake header is in: TLS, nothing more known.
-        assert_eq!(parse_partial(&hello[..9]).map(|f| f.legacy_version), Some(0));
+        assert_eq!(
+            parse_partial(&hello[..9]).map(|f| f.legacy_version),
+            Some(0)
+        );
         assert_eq!(parse_partial(&hello[..8]), None);
         assert_eq!(parse_partial(b"GET / HTTP/1.1\r\n"), None);
         assert_eq!(parse_partial(&hello), Some(example_facts()));
@@ -586,7 +597,10 @@ pub(super) mod tests {
     fn sni_is_lowercased() {
         let msg = build::hello_message(&[build::sni("WWW.Example.COM")]);
         let facts = parse_client_hello(&build::records(&msg, usize::MAX)).complete();
-        assert_eq!(facts.and_then(|f| f.sni), Some("www.example.com".to_owned()));
+        assert_eq!(
+            facts.and_then(|f| f.sni),
+            Some("www.example.com".to_owned())
+        );
     }
 
     #[test]
@@ -609,7 +623,12 @@ pub(super) mod tests {
             let facts = parsed.complete().expect("still a valid hello");
             assert_eq!(facts.sni, None, "{name:?}");
         }
-        for name in ["_acme.example.com", "xn--caf-dma.example", "1.example", "localhost"] {
+        for name in [
+            "_acme.example.com",
+            "xn--caf-dma.example",
+            "1.example",
+            "localhost",
+        ] {
             let msg = build::hello_message(&[build::sni(name)]);
             let parsed = parse_client_hello(&build::records(&msg, usize::MAX));
             assert_eq!(parsed.complete().and_then(|f| f.sni).as_deref(), Some(name));

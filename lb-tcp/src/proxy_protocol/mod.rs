@@ -237,6 +237,9 @@ impl ProxyHeader {
 }
 
 /// What [`parse`] made of the bytes so far.
+// A header is a few hundred bytes (the SSL TLV's fields are inline); a `Parsed` lives for
+// one call, so boxing it would cost an allocation per parse for nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Parsed {
     /// A whole header.
@@ -321,7 +324,9 @@ where
                 return Ok((header, leftover));
             }
             // The first read takes the 16 bytes that tell v1 from v2 and hold v2's length.
-            Parsed::Incomplete { needed: Some(n) } => n.max(v2::HEADER_LEN.saturating_sub(buf.len())),
+            Parsed::Incomplete { needed: Some(n) } => {
+                n.max(v2::HEADER_LEN.saturating_sub(buf.len()))
+            }
             Parsed::Incomplete { needed: None } => V1_MAX_LEN.saturating_sub(buf.len()),
         }
         .max(1);

@@ -198,12 +198,12 @@ impl Ssl {
 
     /// Parses the value of an SSL TLV.
     fn parse(value: &[u8]) -> Result<Self, ProxyProtocolError> {
-        let (&[client, v0, v1, v2, v3], subs) = value.split_first_chunk::<5>().ok_or(
-            ProxyProtocolError::BadTlvLength {
+        let Some((&[client, v0, v1, v2, v3], subs)) = value.split_first_chunk::<5>() else {
+            return Err(ProxyProtocolError::BadTlvLength {
                 kind: SSL,
                 len: value.len(),
-            },
-        )?;
+            });
+        };
         let mut ssl = Ssl {
             client: SslClient(client),
             verify: u32::from_be_bytes([v0, v1, v2, v3]),
@@ -448,5 +448,73 @@ impl<'a> Iterator for Iter<'a> {
             value,
             offset,
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ssl_client_bits() {
+        let both = SslClient::SSL | SslClient::CERT_SESS;
+        assert_eq!(both.bits(), 0x05);
+        assert!(both.contains(SslClient::SSL));
+        assert!(!both.contains(SslClient::SSL | SslClient::CERT_CONN));
+        assert!(both.intersects(SslClient::SSL | SslClient::CERT_CONN));
+        assert!(!SslClient::empty().intersects(both));
+        let mut bits = SslClient::from_bits(0x80);
+        bits |= SslClient::CERT_CONN;
+        assert_eq!(bits.bits(), 0x82, "unknown bits are kept");
+    }
+
+    #[test]
+    fn verified_needs_a_certificate() {
+        let mut ssl = Ssl {
+            client: SslClient::SSL,
+            ..Ssl::default()
+        };
+        assert!(!ssl.client_cert_verified(), "no certificate, verify 0");
+        ssl.client |= SslClient::CERT_CONN;
+        assert!(ssl.client_cert_verified());
+        ssl.verify = 1;
+        assert!(!ssl.client_cert_verified());
+    }
+
+    #[test]
+    fn empty_tlvs_encode_to_nothing() {
+        let mut out = BytesMut::new();
+        assert_eq!(encode(&Tlvs::default(), &mut out).unwrap(), None);
+        assert!(out.is_empty());
+        assert!(Tlvs::default().is_empty());
+        let noop_only = [NOOP, 0, 2, 0, 0];
+        assert!(parse(&noop_only, 0).unwrap().is_empty());
+    }
+
+    #[test]
+    fn noop_in_other_is_padding() {
+        let tlvs = Tlvs {
+            other: vec![(NOOP, vec![0; 3])],
+            ..Tlvs::default()
+        };
+        let mut out = BytesMut::new();
+        encode(&tlvs, &mut out).unwrap();
+        assert_eq!(&out[..], &[NOOP, 0, 3, 0, 0, 0]);
+        assert_eq!(parse(&out, 0).unwrap(), Tlvs::default());
+    }
+
+    #[test]
+    fn ssl_other_may_not_shadow_a_field() {
+        let tlvs = Tlvs {
+            ssl: Some(Ssl {
+                other: vec![(SSL_CN, b"cn".to_vec())],
+                ..Ssl::default()
+            }),
+            ..Tlvs::default()
+        };
+        assert!(matches!(
+            encode(&tlvs, &mut BytesMut::new()),
+            Err(ProxyProtocolError::Unencodable { .. })
+        ));
     }
 }

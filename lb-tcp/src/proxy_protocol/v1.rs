@@ -81,7 +81,12 @@ enum Family {
 fn parse_inet(fields: Option<&[u8]>, family: Family) -> Result<Addresses, ProxyProtocolError> {
     const SHAPE: &str = "expected 4 fields after the protocol, separated by single spaces";
     let mut fields = fields.ok_or(malformed(SHAPE))?.split(|&b| b == b' ');
-    let mut next = || fields.next().filter(|f| !f.is_empty()).ok_or(malformed(SHAPE));
+    let mut next = || {
+        fields
+            .next()
+            .filter(|f| !f.is_empty())
+            .ok_or(malformed(SHAPE))
+    };
     let (src, dst, sport, dport) = (next()?, next()?, next()?, next()?);
     if fields.next().is_some() {
         return Err(malformed(SHAPE));
@@ -252,8 +257,14 @@ mod tests {
         assert_eq!(line.len(), 108);
         assert!(matches!(rejected(&line), ProxyProtocolError::V1LineTooLong));
         // Without any CRLF, the verdict comes as soon as 107 bytes are in.
-        assert!(matches!(rejected(&line[..107]), ProxyProtocolError::V1LineTooLong));
-        assert_eq!(parse(&line[..106]).unwrap(), Parsed::Incomplete { needed: None });
+        assert!(matches!(
+            rejected(&line[..107]),
+            ProxyProtocolError::V1LineTooLong
+        ));
+        assert_eq!(
+            parse(&line[..106]).unwrap(),
+            Parsed::Incomplete { needed: None }
+        );
     }
 
     #[test]
@@ -265,7 +276,10 @@ mod tests {
             b"PROXY TCP4 192.0.2.1 198.51.100.2 56324 0443\r\n",
             b"PROXY TCP4 192.0.2.1 198.51.100.2 56324 00\r\n",
         ] {
-            assert!(matches!(rejected(line), ProxyProtocolError::V1Malformed { .. }));
+            assert!(matches!(
+                rejected(line),
+                ProxyProtocolError::V1Malformed { .. }
+            ));
         }
     }
 
@@ -329,7 +343,9 @@ mod tests {
         for cut in 0..line.len() {
             match parse(&line[..cut]).unwrap() {
                 Parsed::Incomplete { needed } => {
-                    assert!(needed.map_or(true, |n| n <= line.len() - cut), "{cut}")
+                    if let Some(n) = needed {
+                        assert!(n <= line.len() - cut, "{cut}");
+                    }
                 }
                 other => panic!("{cut}: {other:?}"),
             }

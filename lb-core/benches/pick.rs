@@ -32,10 +32,14 @@ fn algorithms() -> Vec<(&'static str, BalanceConfig)> {
         ("first", BalanceConfig::new(Algorithm::First)),
         ("random(2)", BalanceConfig::new(Algorithm::random())),
         ("source/map", BalanceConfig::new(Algorithm::Source)),
-        ("uri/map", BalanceConfig::new(Algorithm::Uri(UriOptions::default()))),
+        (
+            "uri/map",
+            BalanceConfig::new(Algorithm::Uri(UriOptions::default())),
+        ),
         (
             "uri/consistent",
-            BalanceConfig::new(Algorithm::Uri(UriOptions::default())).hash_type(HashType::consistent()),
+            BalanceConfig::new(Algorithm::Uri(UriOptions::default()))
+                .hash_type(HashType::consistent()),
         ),
         (
             "uri/consistent+bounded",
@@ -47,12 +51,17 @@ fn algorithms() -> Vec<(&'static str, BalanceConfig)> {
 }
 
 fn pick(c: &mut Criterion) {
-    let uris: Vec<String> = (0..1024).map(|i| format!("/static/img/{i}.png?v=3")).collect();
-    let ips: Vec<IpAddr> = (0..1024u32).map(|i| IpAddr::from((0x0a00_0000 | i).to_be_bytes())).collect();
+    let uris: Vec<String> = (0..1024)
+        .map(|i| format!("/static/img/{i}.png?v=3"))
+        .collect();
+    let ips: Vec<IpAddr> = (0..1024u32)
+        .map(|i| IpAddr::from((0x0a00_0000 | i).to_be_bytes()))
+        .collect();
     let now = Instant::now();
     for n in [3usize, 100, 1000] {
         let mut g = c.benchmark_group(format!("pick/{n}"));
-        g.measurement_time(Duration::from_secs(2)).warm_up_time(Duration::from_millis(500));
+        g.measurement_time(Duration::from_secs(2))
+            .warm_up_time(Duration::from_millis(500));
         for (name, cfg) in algorithms() {
             let be = backend(cfg, n);
             let mut i = 0usize;
@@ -72,7 +81,8 @@ fn pick(c: &mut Criterion) {
 fn pick_release_two_threads(c: &mut Criterion) {
     let now = Instant::now();
     let mut g = c.benchmark_group("acquire+release/1000/2 threads");
-    g.measurement_time(Duration::from_secs(2)).warm_up_time(Duration::from_millis(500));
+    g.measurement_time(Duration::from_secs(2))
+        .warm_up_time(Duration::from_millis(500));
     for (name, cfg) in algorithms() {
         let be = backend(cfg, 1000);
         g.bench_function(BenchmarkId::from_parameter(name), |b| {
@@ -82,7 +92,8 @@ fn pick_release_two_threads(c: &mut Criterion) {
                 let threads: Vec<_> = (0..2)
                     .map(|t| {
                         let be = be.clone();
-                        let uris: Arc<Vec<String>> = Arc::new((0..256).map(|i| format!("/t{t}/{i}")).collect());
+                        let uris: Arc<Vec<String>> =
+                            Arc::new((0..256).map(|i| format!("/t{t}/{i}")).collect());
                         std::thread::spawn(move || {
                             for i in 0..per as usize {
                                 let key = RequestKey::new().uri(&uris[i & 255]);

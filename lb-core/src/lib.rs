@@ -49,7 +49,9 @@ pub use balance::{Balance, BalanceLayer, ExtractKey, NewEndpoint, NoKey};
 pub use error::{Error, NoServerAvailable, QueueFull, QueueTimeout};
 pub use select::hash::{HashFunction, HashMethod, HashType, UriOptions};
 pub use select::{Algorithm, BalanceConfig, HeaderSource, RequestKey, Unavailable};
-pub use server::{Address, AdminState, OpState, Server, ServerConfig, ServerId, ServerStats, Weight};
+pub use server::{
+    Address, AdminState, OpState, Server, ServerConfig, ServerId, ServerStats, Weight,
+};
 
 /// A boxed error, as tower middleware returns.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;

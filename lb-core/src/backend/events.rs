@@ -71,9 +71,7 @@ impl fmt::Display for ServerEvent {
             EventKind::Removed => write!(f, "removed")?,
             EventKind::Admin { from, to } => write!(f, "admin state {from} -> {to}")?,
             EventKind::Op { from, to } => write!(f, "is {to} (was {from})")?,
-            EventKind::Weight { from, to } => {
-                write!(f, "weight {} -> {}", from.get(), to.get())?
-            }
+            EventKind::Weight { from, to } => write!(f, "weight {} -> {}", from.get(), to.get())?,
             EventKind::MaxConn { from, to } => write!(f, "maxconn {from} -> {to}")?,
             EventKind::Address { from, to } => write!(f, "address {from} -> {to}")?,
         }

@@ -256,7 +256,11 @@ impl Backend {
     /// # Errors
     /// [`Unavailable::NoServer`] when it does not accept persistent traffic,
     /// [`Unavailable::Saturated`] when it is at maxconn.
-    pub fn try_acquire_server(&self, server: &Arc<Server>, now: Instant) -> Result<InFlight, Unavailable> {
+    pub fn try_acquire_server(
+        &self,
+        server: &Arc<Server>,
+        now: Instant,
+    ) -> Result<InFlight, Unavailable> {
         if !server.accepts_persistent() {
             return Err(Unavailable::NoServer);
         }
@@ -355,7 +359,10 @@ impl Backend {
                 }
                 let from = s.weight();
                 s.set_weight(weight);
-                Ok(((), (from != weight).then_some(EventKind::Weight { from, to: weight })))
+                Ok((
+                    (),
+                    (from != weight).then_some(EventKind::Weight { from, to: weight }),
+                ))
             },
             reason,
         )
@@ -365,12 +372,20 @@ impl Backend {
     ///
     /// # Errors
     /// Unknown server.
-    pub fn set_admin_state(&self, server: &str, state: AdminState, reason: &str) -> Result<(), Error> {
+    pub fn set_admin_state(
+        &self,
+        server: &str,
+        state: AdminState,
+        reason: &str,
+    ) -> Result<(), Error> {
         self.change(
             server,
             |_, s, now| {
                 let from = s.set_admin_state(state, now);
-                Ok(((), (from != state).then_some(EventKind::Admin { from, to: state })))
+                Ok((
+                    (),
+                    (from != state).then_some(EventKind::Admin { from, to: state }),
+                ))
             },
             reason,
         )
@@ -385,7 +400,10 @@ impl Backend {
             server,
             |_, s, now| {
                 let from = s.set_op_state(state, now);
-                Ok(((), (from != state).then_some(EventKind::Op { from, to: state })))
+                Ok((
+                    (),
+                    (from != state).then_some(EventKind::Op { from, to: state }),
+                ))
             },
             reason,
         )
@@ -401,7 +419,10 @@ impl Backend {
             |_, s, _| {
                 let from = s.maxconn();
                 s.set_maxconn(maxconn);
-                Ok(((), (from != maxconn).then_some(EventKind::MaxConn { from, to: maxconn })))
+                Ok((
+                    (),
+                    (from != maxconn).then_some(EventKind::MaxConn { from, to: maxconn }),
+                ))
             },
             reason,
         )

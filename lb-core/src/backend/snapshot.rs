@@ -223,12 +223,10 @@ impl Snapshot {
     /// Whether a pick may land on position `pos`: live-usable, not avoided, with a free slot.
     fn eligible(&self, pos: usize, avoid: Option<ServerId>, now: Instant) -> bool {
         let s = self.at(pos);
-        s.is_usable()
-            && avoid != Some(s.id())
-            && {
-                let max = s.effective_maxconn(now);
-                max == 0 || s.stats().inflight() < max
-            }
+        s.is_usable() && avoid != Some(s.id()) && {
+            let max = s.effective_maxconn(now);
+            max == 0 || s.stats().inflight() < max
+        }
     }
 
     /// Picks a server for `key` at `now` without taking a slot on it.
@@ -296,9 +294,8 @@ impl Snapshot {
         let hash = if self.config.algorithm.is_hash() {
             if self.lb.len() == 1 {
                 // HAProxy skips hashing when a single server is left.
-                return self.with_fallback(key.avoid, now, |a| {
-                    self.eligible(0, a, now).then_some(0)
-                });
+                return self
+                    .with_fallback(key.avoid, now, |a| self.eligible(0, a, now).then_some(0));
             }
             key.hash(&self.config.algorithm, &self.config.hash_type)
         } else {
@@ -393,7 +390,9 @@ impl Snapshot {
         let n = self.lb.len();
         let start = fastrand::usize(0..n);
         self.with_fallback(avoid, now, |avoid| {
-            (0..n).map(|i| (start + i) % n).find(|&p| self.eligible(p, avoid, now))
+            (0..n)
+                .map(|i| (start + i) % n)
+                .find(|&p| self.eligible(p, avoid, now))
         })
     }
 }

@@ -12,8 +12,11 @@ fn servers(weights: &[u32]) -> Vec<ServerConfig> {
         .iter()
         .enumerate()
         .map(|(i, &w)| {
-            ServerConfig::new(format!("s{}", i + 1), format!("mem@s{}", i + 1).parse().unwrap())
-                .weight(w)
+            ServerConfig::new(
+                format!("s{}", i + 1),
+                format!("mem@s{}", i + 1).parse().unwrap(),
+            )
+            .weight(w)
         })
         .collect()
 }
@@ -22,7 +25,11 @@ fn backend(algo: Algorithm, weights: &[u32]) -> Backend {
     Backend::new("be", BalanceConfig::new(algo), servers(weights)).unwrap()
 }
 
-fn counts(be: &Backend, n: usize, mut key: impl FnMut(usize) -> Option<String>) -> HashMap<String, usize> {
+fn counts(
+    be: &Backend,
+    n: usize,
+    mut key: impl FnMut(usize) -> Option<String>,
+) -> HashMap<String, usize> {
     let now = Instant::now();
     let mut out = HashMap::new();
     for i in 0..n {
@@ -90,7 +97,11 @@ fn hash_weighted_distribution_map_and_consistent() {
         let c = counts(&be, 100_000, |i| Some(format!("/key/{i}")));
         // A consistent ring has 16 points per unit of weight, as HAProxy's: its shares
         // wander by a few percent, whereas the map is exact.
-        let tol = if ht.method == HashMethod::MapBased { 0.01 } else { 0.06 };
+        let tol = if ht.method == HashMethod::MapBased {
+            0.01
+        } else {
+            0.06
+        };
         assert_share(&c, &WEIGHTS, 100_000, tol);
     }
 }
@@ -151,7 +162,12 @@ fn backups_take_over_only_without_actives() {
     let mut cfgs = servers(&[1, 1]);
     cfgs.push(ServerConfig::new("b1", "mem@b1".parse().unwrap()).backup(true));
     cfgs.push(ServerConfig::new("b2", "mem@b2".parse().unwrap()).backup(true));
-    let be = Backend::new("be", BalanceConfig::new(Algorithm::RoundRobin), cfgs.clone()).unwrap();
+    let be = Backend::new(
+        "be",
+        BalanceConfig::new(Algorithm::RoundRobin),
+        cfgs.clone(),
+    )
+    .unwrap();
     let now = Instant::now();
     let c = counts(&be, 10, |_| None);
     assert!(!c.contains_key("b1") && !c.contains_key("b2"));
@@ -165,11 +181,14 @@ fn backups_take_over_only_without_actives() {
         cfgs,
     )
     .unwrap();
-    be2.set_admin_state("s1", AdminState::Maint, "test").unwrap();
-    be2.set_admin_state("s2", AdminState::Drain, "test").unwrap();
+    be2.set_admin_state("s1", AdminState::Maint, "test")
+        .unwrap();
+    be2.set_admin_state("s2", AdminState::Drain, "test")
+        .unwrap();
     let c = counts(&be2, 10, |_| None);
     assert_eq!((c.get("b1"), c.get("b2")), (Some(&5), Some(&5)));
-    be2.set_admin_state("s1", AdminState::Ready, "test").unwrap();
+    be2.set_admin_state("s1", AdminState::Ready, "test")
+        .unwrap();
     assert_eq!(be2.pick(&RequestKey::new(), now).unwrap().name(), "s1");
 }
 
@@ -194,16 +213,25 @@ fn unusable_servers_are_never_picked() {
             assert_eq!(s.name(), "s4", "{algo:?}");
         }
         be.set_op_state("s4", OpState::Down, "t").unwrap();
-        assert_eq!(be.pick(&RequestKey::new(), now).unwrap_err(), Unavailable::NoServer);
+        assert_eq!(
+            be.pick(&RequestKey::new(), now).unwrap_err(),
+            Unavailable::NoServer
+        );
     }
 }
 
 #[test]
 fn first_fills_servers_in_id_order() {
     let cfgs = vec![
-        ServerConfig::new("a", "mem@a".parse().unwrap()).id(3).maxconn(1),
-        ServerConfig::new("b", "mem@b".parse().unwrap()).id(1).maxconn(2),
-        ServerConfig::new("c", "mem@c".parse().unwrap()).id(2).maxconn(1),
+        ServerConfig::new("a", "mem@a".parse().unwrap())
+            .id(3)
+            .maxconn(1),
+        ServerConfig::new("b", "mem@b".parse().unwrap())
+            .id(1)
+            .maxconn(2),
+        ServerConfig::new("c", "mem@c".parse().unwrap())
+            .id(2)
+            .maxconn(1),
     ];
     let be = Backend::new("be", BalanceConfig::new(Algorithm::First), cfgs).unwrap();
     let now = Instant::now();
@@ -212,7 +240,10 @@ fn first_fills_servers_in_id_order() {
         .collect();
     let names: Vec<_> = got.iter().map(|g| g.server().name()).collect();
     assert_eq!(names, ["b", "b", "c", "a"]);
-    assert_eq!(be.try_acquire(&RequestKey::new(), now).unwrap_err(), Unavailable::Saturated);
+    assert_eq!(
+        be.try_acquire(&RequestKey::new(), now).unwrap_err(),
+        Unavailable::Saturated
+    );
 }
 
 #[test]
@@ -225,7 +256,10 @@ fn avoid_is_honoured_when_possible() {
     assert_ne!(first.id(), other.id());
     be.set_op_state(other.name(), OpState::Down, "t").unwrap();
     // Only the avoided server is left: better than nothing.
-    assert_eq!(be.pick(&key.avoid(first.id()), now).unwrap().id(), first.id());
+    assert_eq!(
+        be.pick(&key.avoid(first.id()), now).unwrap().id(),
+        first.id()
+    );
 }
 
 #[test]
@@ -270,10 +304,15 @@ fn duplicate_names_and_ids_are_rejected() {
 async fn events_are_broadcast_with_reasons() {
     let be = backend(Algorithm::RoundRobin, &[1, 1]);
     let mut rx = be.subscribe();
-    be.set_op_state("s1", OpState::Down, "Layer4 timeout").unwrap();
-    be.set_weight("s2", Weight::new(7).unwrap(), "agent").unwrap();
-    be.add_server(ServerConfig::new("s3", "mem@s3".parse().unwrap()), "runtime API")
+    be.set_op_state("s1", OpState::Down, "Layer4 timeout")
         .unwrap();
+    be.set_weight("s2", Weight::new(7).unwrap(), "agent")
+        .unwrap();
+    be.add_server(
+        ServerConfig::new("s3", "mem@s3".parse().unwrap()),
+        "runtime API",
+    )
+    .unwrap();
     be.remove_server("s3", "runtime API").unwrap();
     let ev = rx.recv().await.unwrap();
     assert_eq!(
@@ -284,8 +323,14 @@ async fn events_are_broadcast_with_reasons() {
         }
     );
     assert_eq!(&*ev.reason, "Layer4 timeout");
-    assert_eq!(ev.to_string(), "Server be/s1 is DOWN (was UP), reason: Layer4 timeout");
-    assert!(matches!(rx.recv().await.unwrap().kind, EventKind::Weight { .. }));
+    assert_eq!(
+        ev.to_string(),
+        "Server be/s1 is DOWN (was UP), reason: Layer4 timeout"
+    );
+    assert!(matches!(
+        rx.recv().await.unwrap().kind,
+        EventKind::Weight { .. }
+    ));
     assert_eq!(rx.recv().await.unwrap().kind, EventKind::Added);
     assert_eq!(rx.recv().await.unwrap().kind, EventKind::Removed);
     // An unchanged state sends nothing.
@@ -389,7 +434,12 @@ async fn cancelled_waiters_leave_the_queue() {
 #[test]
 fn concurrent_state_changes_never_pick_unusable_servers() {
     use std::sync::atomic::AtomicBool;
-    for algo in [Algorithm::RoundRobin, Algorithm::LeastConn, Algorithm::random(), Algorithm::Source] {
+    for algo in [
+        Algorithm::RoundRobin,
+        Algorithm::LeastConn,
+        Algorithm::random(),
+        Algorithm::Source,
+    ] {
         let be = backend(algo, &[1, 1, 1, 1, 1, 1]);
         let stop = Arc::new(AtomicBool::new(false));
         let flipper = {
@@ -458,7 +508,10 @@ fn removed_servers_are_never_picked_under_concurrency() {
         .collect();
     be.remove_server("s3", "t").unwrap();
     for _ in 0..1000 {
-        assert_ne!(be.pick(&RequestKey::new(), Instant::now()).unwrap().name(), "s3");
+        assert_ne!(
+            be.pick(&RequestKey::new(), Instant::now()).unwrap().name(),
+            "s3"
+        );
     }
     for p in pickers {
         // Bounded by the snapshots in flight at the time of the removal.

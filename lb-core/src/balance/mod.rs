@@ -184,7 +184,8 @@ impl<N: NewEndpoint, K, C> Balance<N, K, C> {
             // Forget endpoints of servers that left (or were replaced under the same id).
             let snap = self.backend.snapshot();
             self.endpoints.retain(|id, (s, _)| {
-                snap.server_by_id(*id).is_some_and(|cur| Arc::ptr_eq(cur, s))
+                snap.server_by_id(*id)
+                    .is_some_and(|cur| Arc::ptr_eq(cur, s))
             });
             self.generation = generation;
         }

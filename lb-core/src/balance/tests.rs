@@ -35,7 +35,14 @@ async fn routes_to_the_picked_servers_endpoint() {
     let mut lb = Balance::new(backend(Algorithm::RoundRobin, 3, 0), echo, NoKey);
     let mut got = Vec::new();
     for i in 0..6 {
-        got.push(lb.ready().await.unwrap().call(format!("r{i}")).await.unwrap());
+        got.push(
+            lb.ready()
+                .await
+                .unwrap()
+                .call(format!("r{i}"))
+                .await
+                .unwrap(),
+        );
     }
     assert_eq!(got, ["s1:r0", "s2:r1", "s3:r2", "s1:r3", "s2:r4", "s3:r5"]);
 }
@@ -56,8 +63,11 @@ async fn endpoints_are_built_once_per_server() {
     assert_eq!(built.load(Ordering::Relaxed), 2);
     // A server replaced under the same name gets a fresh endpoint.
     be.remove_server("s2", "t").unwrap();
-    be.add_server(ServerConfig::new("s2", "mem@s2b".parse().unwrap()).id(2), "t")
-        .unwrap();
+    be.add_server(
+        ServerConfig::new("s2", "mem@s2b".parse().unwrap()).id(2),
+        "t",
+    )
+    .unwrap();
     for _ in 0..4 {
         lb.ready().await.unwrap().call("x".into()).await.unwrap();
     }
@@ -73,7 +83,12 @@ async fn key_extraction_drives_hashing() {
     let be = backend(Algorithm::Uri(Default::default()), 4, 0);
     let mut lb = Balance::new(be, echo, key as for<'a> fn(&'a String) -> RequestKey<'a>);
     // balance-uri.vtc vectors through the service.
-    for (uri, srv) in [("/url1", "s2"), ("/url2", "s3"), ("/url3", "s4"), ("/url4", "s1")] {
+    for (uri, srv) in [
+        ("/url1", "s2"),
+        ("/url2", "s3"),
+        ("/url3", "s4"),
+        ("/url4", "s1"),
+    ] {
         let r = lb.ready().await.unwrap().call(uri.into()).await.unwrap();
         assert_eq!(r, format!("{srv}:{uri}"));
     }
@@ -84,7 +99,13 @@ async fn no_server_is_a_typed_error() {
     let be = backend(Algorithm::RoundRobin, 1, 0);
     be.set_op_state("s1", OpState::Down, "t").unwrap();
     let mut lb = Balance::new(be, echo, NoKey);
-    let e = lb.ready().await.unwrap().call("x".into()).await.unwrap_err();
+    let e = lb
+        .ready()
+        .await
+        .unwrap()
+        .call("x".into())
+        .await
+        .unwrap_err();
     let e = e.downcast_ref::<NoServerAvailable>().expect("typed error");
     assert_eq!(e.backend(), "be");
 }
@@ -119,7 +140,13 @@ async fn maxconn_queues_until_a_response_completes() {
     assert_eq!(be.server("s1").unwrap().stats().inflight(), 0);
     // And a request that waits too long gets QueueTimeout.
     let (_, g) = lb.ready().await.unwrap().call("c".into()).await.unwrap();
-    let e = lb.ready().await.unwrap().call("d".into()).await.unwrap_err();
+    let e = lb
+        .ready()
+        .await
+        .unwrap()
+        .call("d".into())
+        .await
+        .unwrap_err();
     assert!(e.is::<QueueTimeout>(), "{e}");
     drop(g);
 }
@@ -155,7 +182,9 @@ async fn slots_are_released_when_the_response_future_is_dropped() {
 #[tokio::test]
 async fn endpoint_errors_pass_through_and_release() {
     let be = backend(Algorithm::RoundRobin, 1, 0);
-    let failing = |_: &Arc<Server>| service_fn(|_: ()| async { Err::<(), _>(std::io::Error::other("refused")) });
+    let failing = |_: &Arc<Server>| {
+        service_fn(|_: ()| async { Err::<(), _>(std::io::Error::other("refused")) })
+    };
     let mut lb = Balance::new(be.clone(), failing, NoKey);
     let e = lb.ready().await.unwrap().call(()).await.unwrap_err();
     assert_eq!(e.to_string(), "refused");
@@ -167,5 +196,8 @@ async fn layer_builds_the_service() {
     use tower::Layer;
     let layer = BalanceLayer::new(backend(Algorithm::StaticRr, 2, 0), NoKey);
     let mut lb = layer.layer(echo);
-    assert_eq!(lb.ready().await.unwrap().call("z".into()).await.unwrap(), "s1:z");
+    assert_eq!(
+        lb.ready().await.unwrap().call("z".into()).await.unwrap(),
+        "s1:z"
+    );
 }

@@ -619,7 +619,10 @@ impl Server {
             }
         }
         s.total.fetch_add(1, Ordering::Relaxed);
-        s.max_inflight.fetch_max(cur + 1, Ordering::Relaxed);
+        // A read first: the peak rarely moves, and a plain load keeps the line shared.
+        if s.max_inflight.load(Ordering::Relaxed) <= cur {
+            s.max_inflight.fetch_max(cur + 1, Ordering::Relaxed);
+        }
         true
     }
 

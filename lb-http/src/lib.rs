@@ -5,3 +5,11 @@
 //! (hop-by-hop headers, forwarding headers), retries, and the access log. It is filled in by
 //! the lb-http issue; until then it exports nothing, so that no code can come to depend on a
 //! placeholder.
+
+pub mod body;
+pub mod client;
+pub mod errors;
+pub mod headers;
+pub mod log;
+pub mod proxy;
+pub mod server;

@@ -2,5 +2,11 @@
 //! and content inspection, as tower services.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+pub mod forward;
 pub mod inspect;
 pub mod proxy_protocol;
+pub mod connect;
+pub mod listen;
+#[cfg(feature = "mem")]
+pub mod mem;
+pub mod net;

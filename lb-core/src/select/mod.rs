@@ -273,7 +273,7 @@ pub struct RequestKey<'a> {
     /// The request target (origin-form or absolute-form URI).
     pub uri: Option<&'a str>,
     /// The request headers.
-    pub headers: Option<&'a dyn HeaderSource>,
+    pub headers: Option<&'a (dyn HeaderSource + Sync)>,
     /// The first bytes of a request body (url_param check_post), already buffered.
     pub body: Option<&'a [u8]>,
     /// The first bytes of a TCP payload (rdp-cookie).
@@ -320,7 +320,7 @@ impl<'a> RequestKey<'a> {
     }
 
     /// Sets the headers.
-    pub fn headers(mut self, h: &'a dyn HeaderSource) -> Self {
+    pub fn headers(mut self, h: &'a (dyn HeaderSource + Sync)) -> Self {
         self.headers = Some(h);
         self
     }

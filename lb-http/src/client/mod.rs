@@ -1,0 +1,459 @@
+//! Connections to servers: per-server pools of HTTP/1.1 connections and a shared HTTP/2
+//! connection, with HAProxy's `http-reuse` modes.
+//!
+//! A connection goes back to the idle pool only after its response body ended cleanly
+//! (see [`ProxyBody`](crate::body::ProxyBody)); one left in an unknown state (body dropped
+//! early, error) is closed. Idle connections are taken newest first, checked with
+//! `ready()` (a connection the server closed fails it and is discarded), and dropped after
+//! the idle timeout.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use http::{Request, Response};
+use hyper::body::Incoming;
+use hyper::client::conn::{http1, http2};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::time::Instant;
+use tower::{Service, ServiceExt};
+
+use lb_core::{Address, Server};
+
+use crate::body::ProxyBody;
+
+/// HAProxy's `http-reuse` modes: when may a request use an idle server connection that
+/// another client connection opened?
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum ReuseMode {
+    /// Never share: every client connection gets its own server connections.
+    Never,
+    /// The first request of a client connection opens a new connection (it may be a
+    /// probe); later requests reuse idle ones. HAProxy's default.
+    #[default]
+    Safe,
+    /// As safe, but first requests may reuse connections that were already reused once
+    /// (proven to survive keep-alive).
+    Aggressive,
+    /// Any request reuses any idle connection.
+    Always,
+}
+
+/// Protocol towards servers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum ServerProto {
+    /// HTTP/1.1.
+    #[default]
+    Http1,
+    /// HTTP/2 with prior knowledge (h2c).
+    Http2,
+}
+
+/// How the pools behave.
+#[derive(Clone, Debug)]
+pub struct PoolConfig {
+    /// Reuse policy.
+    pub reuse: ReuseMode,
+    /// Idle connections older than this are closed. Default 5 s (`pool-purge-delay`).
+    pub idle_timeout: Duration,
+    /// Most idle connections kept per server. Default 64.
+    pub max_idle: usize,
+    /// Most connections open per server (`pool-max-conn`); `None` = unlimited.
+    pub max_conns: Option<usize>,
+    /// `timeout connect`.
+    pub connect_timeout: Option<Duration>,
+    /// Protocol towards servers.
+    pub proto: ServerProto,
+}
+
+impl Default for PoolConfig {
+    fn default() -> Self {
+        PoolConfig {
+            reuse: ReuseMode::Safe,
+            idle_timeout: Duration::from_secs(5),
+            max_idle: 64,
+            max_conns: None,
+            connect_timeout: None,
+            proto: ServerProto::Http1,
+        }
+    }
+}
+
+/// Why a request could not be sent.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SendError {
+    /// Connecting failed (refused, unreachable, timeout): the request was not sent and may
+    /// be retried anywhere.
+    #[error("connect to {server} failed: {source}")]
+    Connect {
+        /// The server.
+        server: String,
+        /// Why.
+        source: io::Error,
+    },
+    /// The HTTP handshake with the server failed.
+    #[error("handshake with {server} failed: {source}")]
+    Handshake {
+        /// The server.
+        server: String,
+        /// Why.
+        source: hyper::Error,
+    },
+    /// Too many connections to the server (`pool-max-conn`).
+    #[error("server {0} is at pool-max-conn")]
+    PoolFull(String),
+    /// The request failed on the connection. `request` is given back when hyper could tell
+    /// that nothing was sent (an idle connection closed under us), so it may be retried.
+    #[error("request to {server} failed: {source}")]
+    Request {
+        /// The server.
+        server: String,
+        /// Why.
+        source: hyper::Error,
+        /// The unsent request, when it can be replayed.
+        request: Option<Box<Request<ProxyBody>>>,
+        /// Whether the connection came from the idle pool.
+        reused: bool,
+    },
+}
+
+/// Which client connection a request comes from, for the reuse policy.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ReuseHint {
+    /// The first request of its client connection.
+    pub first: bool,
+}
+
+struct Idle {
+    conn: http1::SendRequest<ProxyBody>,
+    since: Instant,
+    reused: bool,
+}
+
+/// The connections of one server.
+pub struct ServerPool<C> {
+    server: Arc<Server>,
+    connect: C,
+    cfg: Arc<PoolConfig>,
+    idle: Mutex<VecDeque<Idle>>,
+    h2: tokio::sync::Mutex<Option<http2::SendRequest<ProxyBody>>>,
+    open: Arc<AtomicUsize>,
+}
+
+impl<C> fmt::Debug for ServerPool<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ServerPool")
+            .field("server", &self.server.name())
+            .field("idle", &self.lock_idle().len())
+            .field("open", &self.open.load(Ordering::Relaxed))
+            .finish()
+    }
+}
+
+impl<C> ServerPool<C> {
+    fn lock_idle(&self) -> MutexGuard<'_, VecDeque<Idle>> {
+        self.idle.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn put_back(&self, conn: http1::SendRequest<ProxyBody>, reused: bool) {
+        if self.cfg.reuse == ReuseMode::Never || conn.is_closed() {
+            return;
+        }
+        let mut idle = self.lock_idle();
+        if idle.len() >= self.cfg.max_idle {
+            idle.pop_front();
+        }
+        idle.push_back(Idle {
+            conn,
+            since: Instant::now(),
+            reused,
+        });
+    }
+
+    /// Idle HTTP/1 connections now.
+    pub fn idle_count(&self) -> usize {
+        self.lock_idle().len()
+    }
+
+    /// Open connections now.
+    pub fn open_count(&self) -> usize {
+        self.open.load(Ordering::Relaxed)
+    }
+}
+
+/// Counts open connections; decremented when the connection task ends.
+struct OpenGuard(Arc<AtomicUsize>);
+
+impl Drop for OpenGuard {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+impl<C, IO> ServerPool<C>
+where
+    C: Service<Address, Response = IO, Error = io::Error> + Clone + Send + Sync + 'static,
+    C::Future: Send,
+    IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    /// A pool for `server` connecting with `connect`.
+    pub fn new(server: Arc<Server>, connect: C, cfg: Arc<PoolConfig>) -> Self {
+        ServerPool {
+            server,
+            connect,
+            cfg,
+            idle: Mutex::new(VecDeque::new()),
+            h2: tokio::sync::Mutex::new(None),
+            open: Arc::new(AtomicUsize::new(0)),
+        }
+    }
+
+
+
+    /// Takes an idle connection the policy allows, newest first.
+    fn take_idle(&self, hint: ReuseHint) -> Option<(http1::SendRequest<ProxyBody>, bool)> {
+        let allow_any = match self.cfg.reuse {
+            ReuseMode::Never => return None,
+            ReuseMode::Always => true,
+            ReuseMode::Safe => !hint.first,
+            ReuseMode::Aggressive => !hint.first,
+        };
+        let now = Instant::now();
+        let mut idle = self.lock_idle();
+        // Expired ones are at the front (oldest first).
+        while idle
+            .front()
+            .is_some_and(|i| now.duration_since(i.since) >= self.cfg.idle_timeout || i.conn.is_closed())
+        {
+            idle.pop_front();
+        }
+        if allow_any {
+            return idle.pop_back().map(|i| (i.conn, true));
+        }
+        if self.cfg.reuse == ReuseMode::Aggressive {
+            let pos = idle.iter().rposition(|i| i.reused)?;
+            return idle.remove(pos).map(|i| (i.conn, true));
+        }
+        None
+    }
+
+    async fn connect_io(&self) -> Result<(IO, OpenGuard), SendError> {
+        if let Some(max) = self.cfg.max_conns {
+            if self.open.load(Ordering::Relaxed) >= max {
+                return Err(SendError::PoolFull(self.server.name().to_owned()));
+            }
+        }
+        let addr = (*self.server.address()).clone();
+        let fut = self.connect.clone().oneshot(addr);
+        let io = match self.cfg.connect_timeout {
+            Some(t) => match tokio::time::timeout(t, fut).await {
+                Ok(r) => r,
+                Err(_) => Err(io::Error::new(io::ErrorKind::TimedOut, "connect timeout")),
+            },
+            None => fut.await,
+        }
+        .map_err(|source| SendError::Connect {
+            server: self.server.name().to_owned(),
+            source,
+        })?;
+        self.open.fetch_add(1, Ordering::Relaxed);
+        Ok((io, OpenGuard(self.open.clone())))
+    }
+
+    /// A connection for one request: an idle one the reuse policy allows, or a new one.
+    ///
+    /// # Errors
+    /// [`SendError::Connect`], [`SendError::Handshake`] or [`SendError::PoolFull`]: the
+    /// request was not sent and may be retried.
+    pub async fn checkout(self: &Arc<Self>, hint: ReuseHint) -> Result<Conn<C>, SendError> {
+        if self.cfg.proto == ServerProto::Http2 {
+            return self.checkout_h2().await;
+        }
+        while let Some((mut conn, reused)) = self.take_idle(hint) {
+            // A connection the server closed while idle fails here: skip it.
+            if conn.ready().await.is_ok() {
+                return Ok(Conn {
+                    pool: self.clone(),
+                    kind: ConnKind::H1(conn),
+                    reused,
+                });
+            }
+        }
+        let (io, guard) = self.connect_io().await?;
+        let (conn, task) = http1::Builder::new()
+            .writev(true)
+            .max_buf_size(64 * 1024)
+            .handshake(TokioIo::new(io))
+            .await
+            .map_err(|source| SendError::Handshake {
+                server: self.server.name().to_owned(),
+                source,
+            })?;
+        tokio::spawn(async move {
+            let _guard = guard;
+            if let Err(e) = task.with_upgrades().await {
+                tracing::debug!(error = %e, "server connection ended with an error");
+            }
+        });
+        Ok(Conn {
+            pool: self.clone(),
+            kind: ConnKind::H1(conn),
+            reused: false,
+        })
+    }
+
+    async fn checkout_h2(self: &Arc<Self>) -> Result<Conn<C>, SendError> {
+        let mut slot = self.h2.lock().await;
+        if let Some(s) = slot.as_ref() {
+            if !s.is_closed() && self.cfg.reuse != ReuseMode::Never {
+                return Ok(Conn {
+                    pool: self.clone(),
+                    kind: ConnKind::H2(s.clone()),
+                    reused: true,
+                });
+            }
+        }
+        let (io, guard) = self.connect_io().await?;
+        let (sender, task) = http2::Builder::new(TokioExecutor::new())
+            .handshake(TokioIo::new(io))
+            .await
+            .map_err(|source| SendError::Handshake {
+                server: self.server.name().to_owned(),
+                source,
+            })?;
+        tokio::spawn(async move {
+            let _guard = guard;
+            if let Err(e) = task.await {
+                tracing::debug!(error = %e, "h2 server connection ended with an error");
+            }
+        });
+        *slot = Some(sender.clone());
+        Ok(Conn {
+            pool: self.clone(),
+            kind: ConnKind::H2(sender),
+            reused: false,
+        })
+    }
+}
+
+enum ConnKind {
+    H1(http1::SendRequest<ProxyBody>),
+    H2(http2::SendRequest<ProxyBody>),
+}
+
+/// A server connection checked out for one request. After a clean end of the response
+/// body, [`Conn::release`] returns it to the pool; dropping it closes it (HTTP/1).
+pub struct Conn<C> {
+    pool: Arc<ServerPool<C>>,
+    kind: ConnKind,
+    reused: bool,
+}
+
+impl<C> fmt::Debug for Conn<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let proto = match self.kind {
+            ConnKind::H1(_) => "h1",
+            ConnKind::H2(_) => "h2",
+        };
+        f.debug_struct("Conn")
+            .field("server", &self.pool.server.name())
+            .field("proto", &proto)
+            .field("reused", &self.reused)
+            .finish()
+    }
+}
+
+impl<C> Conn<C> {
+    /// Whether the connection came from the idle pool (or is a shared h2 connection).
+    pub fn is_reused(&self) -> bool {
+        self.reused
+    }
+
+    /// Sends the request.
+    ///
+    /// # Errors
+    /// [`SendError::Request`], with the request given back when nothing was sent.
+    pub async fn send(&mut self, req: Request<ProxyBody>) -> Result<Response<Incoming>, SendError> {
+        let r = match &mut self.kind {
+            ConnKind::H1(c) => c.try_send_request(req).await,
+            ConnKind::H2(c) => {
+                let mut c = c.clone();
+                if c.ready().await.is_err() {
+                    // Fall through to try_send_request, which reports the closed
+                    // connection with the request given back.
+                }
+                c.try_send_request(req).await
+            }
+        };
+        r.map_err(|mut e| SendError::Request {
+            server: self.pool.server.name().to_owned(),
+            request: e.take_message().map(Box::new),
+            source: e.into_error(),
+            reused: self.reused,
+        })
+    }
+
+    /// Returns the connection to the idle pool (after a clean end of the response).
+    pub fn release(self) {
+        if let ConnKind::H1(c) = self.kind {
+            self.pool.put_back(c, self.reused);
+        }
+    }
+}
+
+/// Keeps one [`ServerPool`] per server, created on first use.
+pub struct Pools<C> {
+    connect: C,
+    cfg: Arc<PoolConfig>,
+    pools: Mutex<Vec<(Arc<Server>, Arc<ServerPool<C>>)>>,
+}
+
+impl<C> fmt::Debug for Pools<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Pools").field("cfg", &self.cfg).finish()
+    }
+}
+
+impl<C, IO> Pools<C>
+where
+    C: Service<Address, Response = IO, Error = io::Error> + Clone + Send + Sync + 'static,
+    C::Future: Send,
+    IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    /// Pools connecting with `connect`.
+    pub fn new(connect: C, cfg: PoolConfig) -> Self {
+        Pools {
+            connect,
+            cfg: Arc::new(cfg),
+            pools: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &PoolConfig {
+        &self.cfg
+    }
+
+    /// The pool of `server`.
+    pub fn get(&self, server: &Arc<Server>) -> Arc<ServerPool<C>> {
+        let mut pools = self.pools.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((_, p)) = pools.iter().find(|(s, _)| Arc::ptr_eq(s, server)) {
+            return p.clone();
+        }
+        // Forget pools of servers nobody else holds (removed from their backend).
+        pools.retain(|(s, _)| Arc::strong_count(s) > 2);
+        let p = Arc::new(ServerPool::new(server.clone(), self.connect.clone(), self.cfg.clone()));
+        pools.push((server.clone(), p.clone()));
+        p
+    }
+}
+
+/// A boxed future, for the few cold paths that need one.
+pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;

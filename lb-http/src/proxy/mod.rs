@@ -1,0 +1,414 @@
+//! [`HttpProxy`]: the per-request reverse-proxy service of one backend.
+//!
+//! For each request: normalize the target and Host between HTTP versions, strip hop-by-hop
+//! headers, add forwarding headers, take a slot on a server ([`Backend::admit`]: balance,
+//! maxconn, queue), send the request on a pooled connection (retrying connection failures,
+//! redispatching per `option redispatch`), and stream the response back. Every failure
+//! becomes a generated response (503, 502, 504...), never a hung connection. The server
+//! slot is released and the connection returned to its pool when the response body ends.
+
+mod upgrade;
+
+use std::convert::Infallible;
+use std::fmt;
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, SystemTime};
+
+use http::{Method, Request, Response, StatusCode, Version};
+use hyper::body::Incoming;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::time::Instant;
+use tower::Service;
+
+use lb_core::{Address, Backend, NoServerAvailable, QueueFull, QueueTimeout, RequestKey};
+
+use crate::body::{BodyEnd, ProxyBody};
+use crate::client::{Pools, ReuseHint, SendError, ServerProto};
+use crate::errors::ErrorPages;
+use crate::headers::{self, ForwardedOptions, Scheme};
+use crate::log::{LogRecord, ServerName, TerminationState};
+use crate::server::ConnInfo;
+
+/// `option redispatch [interval]`: when a retry goes to another server.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Redispatch {
+    /// Never: every retry goes to the same server (HAProxy without `option redispatch`).
+    #[default]
+    Off,
+    /// On the last retry only (`option redispatch`, interval -1).
+    Last,
+    /// Every n-th retry (positive interval).
+    Every(u32),
+}
+
+impl Redispatch {
+    /// Whether retry number `attempt` (1-based) of `retries` goes to another server.
+    pub fn applies(self, attempt: u32, retries: u32) -> bool {
+        match self {
+            Redispatch::Off => false,
+            Redispatch::Last => attempt == retries,
+            Redispatch::Every(n) => n > 0 && attempt % n == 0,
+        }
+    }
+}
+
+/// Per-backend proxy settings, with HAProxy's defaults.
+#[derive(Clone, Debug)]
+pub struct ProxyConfig {
+    /// Connection retries (`retries`, default 3).
+    pub retries: u32,
+    /// Redispatch policy.
+    pub redispatch: Redispatch,
+    /// `timeout server`: the response head must arrive within it, else 504.
+    pub timeout_server: Option<Duration>,
+    /// `timeout tunnel`: inactivity of upgraded connections (WebSocket, CONNECT).
+    pub timeout_tunnel: Option<Duration>,
+    /// Forwarding headers (`option forwardfor`, Forwarded, X-Forwarded-Proto/Host, Via).
+    pub forwarded: ForwardedOptions,
+    /// Generated responses.
+    pub errors: ErrorPages,
+    /// Log each request on `lb::access` in HAProxy's httplog format.
+    pub log: bool,
+}
+
+impl Default for ProxyConfig {
+    fn default() -> Self {
+        ProxyConfig {
+            retries: 3,
+            redispatch: Redispatch::Off,
+            timeout_server: None,
+            timeout_tunnel: None,
+            forwarded: ForwardedOptions::default(),
+            errors: ErrorPages::new(),
+            log: false,
+        }
+    }
+}
+
+/// The reverse proxy of one backend, as a `Service<Request<Incoming>>` that always answers.
+pub struct HttpProxy<C> {
+    backend: Backend,
+    pools: Arc<Pools<C>>,
+    cfg: Arc<ProxyConfig>,
+}
+
+impl<C> Clone for HttpProxy<C> {
+    fn clone(&self) -> Self {
+        HttpProxy {
+            backend: self.backend.clone(),
+            pools: self.pools.clone(),
+            cfg: self.cfg.clone(),
+        }
+    }
+}
+
+impl<C> fmt::Debug for HttpProxy<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpProxy")
+            .field("backend", &self.backend.name())
+            .field("cfg", &self.cfg)
+            .finish()
+    }
+}
+
+impl<C, IO> HttpProxy<C>
+where
+    C: Service<Address, Response = IO, Error = io::Error> + Clone + Send + Sync + 'static,
+    C::Future: Send,
+    IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    /// A proxy to `backend` through `pools`.
+    pub fn new(backend: Backend, pools: Arc<Pools<C>>, cfg: ProxyConfig) -> Self {
+        HttpProxy {
+            backend,
+            pools,
+            cfg: Arc::new(cfg),
+        }
+    }
+
+    /// The backend.
+    pub fn backend(&self) -> &Backend {
+        &self.backend
+    }
+}
+
+/// What the log line of a request needs, filled along the way.
+struct Trace {
+    accepted: SystemTime,
+    start: Instant,
+    client: Option<std::net::SocketAddr>,
+    frontend: Arc<str>,
+    backend: Arc<str>,
+    request_line: String,
+    queued_at: Option<Instant>,
+    connect_ms: Option<u64>,
+    response_ms: Option<u64>,
+    server: Option<Arc<str>>,
+    retries: u32,
+    redispatched: bool,
+}
+
+fn ms(d: Duration) -> u64 {
+    d.as_millis() as u64
+}
+
+impl Trace {
+    fn record(&self, status: u16, bytes: u64, term: TerminationState) -> Option<LogRecord> {
+        let client = self.client?;
+        let now = Instant::now();
+        let mut r = LogRecord::new(client, self.accepted, self.frontend.clone());
+        r.backend = self.backend.clone();
+        r.server = match &self.server {
+            Some(s) => ServerName::Named(s.clone()),
+            None => ServerName::NoServer,
+        };
+        r.t_request = Some(0);
+        r.t_queue = self.queued_at.map(|q| ms(q.duration_since(self.start)));
+        r.t_connect = self.connect_ms;
+        r.t_response = self.response_ms;
+        r.t_active = Some(ms(now.duration_since(self.start)));
+        r.status = Some(status);
+        r.bytes_out = bytes;
+        r.termination = term;
+        r.retries = self.retries;
+        r.redispatched = self.redispatched;
+        r.request_line = Some(self.request_line.clone());
+        Some(r)
+    }
+}
+
+fn emit(enabled: bool, trace: &Trace, status: u16, bytes: u64, term: TerminationState) {
+    if enabled {
+        if let Some(r) = trace.record(status, bytes, term) {
+            crate::log::emit(&r);
+        }
+    }
+}
+
+impl<C, IO> Service<Request<Incoming>> for HttpProxy<C>
+where
+    C: Service<Address, Response = IO, Error = io::Error> + Clone + Send + Sync + 'static,
+    C::Future: Send,
+    IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    type Response = Response<ProxyBody>;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Response<ProxyBody>, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, mut req: Request<Incoming>) -> Self::Future {
+        let start = Instant::now();
+        let info = req.extensions().get::<Arc<ConnInfo>>().cloned();
+        let hint = req.extensions().get::<ReuseHint>().copied().unwrap_or_default();
+        let cfg = self.cfg.clone();
+        let mut trace = Trace {
+            accepted: info.as_ref().map_or_else(SystemTime::now, |i| i.accepted),
+            start,
+            client: info.as_ref().and_then(|i| i.client),
+            frontend: info
+                .as_ref()
+                .map_or_else(|| Arc::from("-"), |i| i.frontend.clone()),
+            backend: Arc::from(self.backend.name()),
+            request_line: if cfg.log {
+                format!("{} {} {:?}", req.method(), req.uri(), req.version())
+            } else {
+                String::new()
+            },
+            queued_at: None,
+            connect_ms: None,
+            response_ms: None,
+            server: None,
+            retries: 0,
+            redispatched: false,
+        };
+
+        // Upgrades (WebSocket, any 101) and CONNECT keep their hop-by-hop signalling.
+        let upgrade = headers::upgrade_request(req.headers());
+        let is_connect = req.method() == Method::CONNECT;
+        let client_upgrade = (upgrade.is_some() || is_connect).then(|| hyper::upgrade::on(&mut req));
+        let (mut parts, body) = req.into_parts();
+        let from = parts.version;
+        let to = match self.pools.config().proto {
+            ServerProto::Http1 => Version::HTTP_11,
+            ServerProto::Http2 => Version::HTTP_2,
+        };
+        let tls = info.as_ref().is_some_and(|i| i.tls);
+        let scheme = if tls { Scheme::Https } else { Scheme::Http };
+        if let Err(e) = headers::normalize_request_target(&mut parts, from, to, scheme) {
+            tracing::debug!(error = %e, "invalid request target");
+            emit(cfg.log, &trace, 400, 0, TerminationState::proxy_request());
+            return Box::pin(async move { Ok(cfg.errors.response(StatusCode::BAD_REQUEST)) });
+        }
+        if upgrade.is_some() {
+            headers::strip_hop_by_hop_keep_upgrade(&mut parts.headers);
+        } else {
+            headers::strip_hop_by_hop(&mut parts.headers);
+        }
+        if let Some(client) = trace.client {
+            let host = parts
+                .headers
+                .get(http::header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .map(str::to_owned)
+                .or_else(|| parts.uri.authority().map(|a| a.to_string()));
+            headers::apply_forwarded(
+                &mut parts.headers,
+                &cfg.forwarded,
+                client,
+                info.as_ref().and_then(|i| i.local),
+                scheme,
+                host.as_deref(),
+                from,
+            );
+        }
+
+        let admit = {
+            let path = parts.uri.path_and_query().map(|p| p.as_str());
+            let mut key = RequestKey::new().headers(&parts.headers);
+            if let Some(p) = path {
+                key = key.uri(p);
+            }
+            if let Some(c) = trace.client {
+                key = key.source(c.ip());
+            }
+            self.backend.admit(&key, start)
+        };
+        let backend = self.backend.clone();
+        let pools = self.pools.clone();
+        Box::pin(async move {
+            let queued = admit.server().is_none();
+            let mut guard = match admit.await {
+                Ok(g) => g,
+                Err(e) => {
+                    let term = if e.is::<QueueTimeout>() {
+                        TerminationState::queue_timeout()
+                    } else if e.is::<QueueFull>() {
+                        TerminationState::queue_full()
+                    } else {
+                        TerminationState::no_server()
+                    };
+                    let _ = e.is::<NoServerAvailable>();
+                    emit(cfg.log, &trace, 503, 0, term);
+                    return Ok(cfg.errors.response(StatusCode::SERVICE_UNAVAILABLE));
+                }
+            };
+            if queued {
+                trace.queued_at = Some(Instant::now());
+            } else {
+                trace.queued_at = Some(start);
+            }
+            let mut request = Request::from_parts(parts, ProxyBody::incoming(body));
+            let mut attempt = 0u32;
+            let connect_start = Instant::now();
+            let (resp, conn) = loop {
+                trace.server = Some(guard.server().name_arc().clone());
+                let pool = pools.get(guard.server());
+                let mut conn = match pool.checkout(hint).await {
+                    Ok(conn) => conn,
+                    Err(e) => {
+                        // Connection failure: nothing was sent, the request is intact.
+                        let stats = guard.server().stats();
+                        stats.connect_errors.fetch_add(1, Relaxed);
+                        tracing::debug!(error = %e, "connect failed");
+                        if attempt >= cfg.retries {
+                            emit(cfg.log, &trace, 503, 0, TerminationState::no_server());
+                            return Ok(cfg.errors.response(StatusCode::SERVICE_UNAVAILABLE));
+                        }
+                        attempt += 1;
+                        trace.retries = attempt;
+                        stats.retries.fetch_add(1, Relaxed);
+                        if cfg.redispatch.applies(attempt, cfg.retries) {
+                            let avoid = guard.server().id();
+                            stats.redispatches.fetch_add(1, Relaxed);
+                            drop(guard);
+                            trace.redispatched = true;
+                            let admit = backend.admit(&RequestKey::new().avoid(avoid), Instant::now());
+                            guard = match admit.await {
+                                Ok(g) => g,
+                                Err(_) => {
+                                    emit(cfg.log, &trace, 503, 0, TerminationState::no_server());
+                                    return Ok(cfg.errors.response(StatusCode::SERVICE_UNAVAILABLE));
+                                }
+                            };
+                        } else {
+                            // HAProxy waits min(timeout connect, 1s) before retrying the
+                            // same server.
+                            let wait = pools
+                                .config()
+                                .connect_timeout
+                                .map_or(Duration::from_secs(1), |t| t.min(Duration::from_secs(1)));
+                            tokio::time::sleep(wait).await;
+                        }
+                        continue;
+                    }
+                };
+                trace.connect_ms = Some(ms(connect_start.elapsed()));
+                let sent = conn.send(request);
+                let result = match cfg.timeout_server {
+                    Some(t) => match tokio::time::timeout(t, sent).await {
+                        Ok(r) => r,
+                        Err(_) => {
+                            guard.server().stats().response_errors.fetch_add(1, Relaxed);
+                            emit(cfg.log, &trace, 504, 0, TerminationState::server_timeout_headers());
+                            return Ok(cfg.errors.response(StatusCode::GATEWAY_TIMEOUT));
+                        }
+                    },
+                    None => sent.await,
+                };
+                match result {
+                    Ok(resp) => break (resp, conn),
+                    Err(SendError::Request { request: Some(r), .. }) => {
+                        // Nothing was sent (a pooled connection died): replay at once.
+                        request = *r;
+                    }
+                    Err(e) => {
+                        tracing::debug!(error = %e, server = guard.server().name(), "request failed");
+                        guard.server().stats().response_errors.fetch_add(1, Relaxed);
+                        emit(cfg.log, &trace, 502, 0, TerminationState::server_closed_headers());
+                        return Ok(cfg.errors.response(StatusCode::BAD_GATEWAY));
+                    }
+                }
+            };
+            trace.response_ms = Some(ms(connect_start.elapsed()));
+            let status = resp.status();
+            let (mut rparts, rbody) = resp.into_parts();
+
+            if let Some(client_upgrade) = client_upgrade.filter(|_| {
+                status == StatusCode::SWITCHING_PROTOCOLS || (is_connect && status.is_success())
+            }) {
+                let mut server_resp = Response::from_parts(rparts, rbody);
+                let server_upgrade = hyper::upgrade::on(&mut server_resp);
+                let (rparts, _) = server_resp.into_parts();
+                // The upgraded connection leaves the pool for good.
+                drop(conn);
+                upgrade::spawn_tunnel(client_upgrade, server_upgrade, cfg.timeout_tunnel, guard);
+                emit(cfg.log, &trace, status.as_u16(), 0, TerminationState::normal());
+                return Ok(Response::from_parts(rparts, ProxyBody::empty()));
+            }
+
+            headers::strip_hop_by_hop(&mut rparts.headers);
+            let log = cfg.log;
+            let body = ProxyBody::incoming(rbody).on_complete(move |end: BodyEnd| {
+                if end.eos {
+                    conn.release();
+                }
+                let term = if end.eos {
+                    TerminationState::normal()
+                } else {
+                    TerminationState::client_abort_data()
+                };
+                emit(log, &trace, status.as_u16(), end.bytes, term);
+                drop(guard);
+            });
+            Ok(Response::from_parts(rparts, body))
+        })
+    }
+}

@@ -1,0 +1,299 @@
+//! [`TimedIo`]: the client connection wrapper that gives HAProxy's HTTP timeouts their
+//! meaning on HTTP/1 (`timeout http-request`, `http-keep-alive`, `client`).
+//!
+//! hyper parses; this wrapper knows the phase of the connection (waiting for a request
+//! head, serving a request, idle between requests) from a small shared [`ConnState`] that
+//! the per-request service updates, and enforces one lazily re-armed deadline:
+//! - head not complete in time: write a 408 page and end the connection (slowloris);
+//! - idle keep-alive connection: close silently;
+//! - no progress either way while serving: end the connection (`timeout client`).
+
+use std::io;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU32, AtomicU8, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use pin_project_lite::pin_project;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::time::{Instant, Sleep};
+
+const WAIT_HEAD: u8 = 0;
+const ACTIVE: u8 = 1;
+const IDLE: u8 = 2;
+
+/// The phase of a client connection, shared between its I/O and its requests.
+#[derive(Debug)]
+pub struct ConnState {
+    phase: AtomicU8,
+    active: AtomicU32,
+    requests: AtomicU32,
+}
+
+impl Default for ConnState {
+    fn default() -> Self {
+        ConnState {
+            phase: AtomicU8::new(WAIT_HEAD),
+            active: AtomicU32::new(0),
+            requests: AtomicU32::new(0),
+        }
+    }
+}
+
+impl ConnState {
+    /// A request head was parsed: the head timer stops.
+    pub fn request_started(&self) {
+        self.active.fetch_add(1, Ordering::AcqRel);
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        self.phase.store(ACTIVE, Ordering::Release);
+    }
+
+    /// A response was fully sent (or abandoned): with nothing else in flight the
+    /// connection becomes idle (keep-alive).
+    pub fn request_finished(&self) {
+        if self.active.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.phase.store(IDLE, Ordering::Release);
+        }
+    }
+
+    /// Requests seen on this connection.
+    pub fn requests(&self) -> u32 {
+        self.requests.load(Ordering::Relaxed)
+    }
+}
+
+/// The timeouts [`TimedIo`] enforces (None = infinite).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct IoTimeouts {
+    /// Whole request head must arrive within this (`timeout http-request`).
+    pub http_request: Option<Duration>,
+    /// Idle time between requests (`timeout http-keep-alive`).
+    pub keep_alive: Option<Duration>,
+    /// Inactivity while a request is served (`timeout client`).
+    pub client: Option<Duration>,
+}
+
+pin_project! {
+    /// Client I/O with HAProxy's HTTP/1 timeouts. See the [module docs](self).
+    pub struct TimedIo<I> {
+        #[pin]
+        inner: I,
+        state: Arc<ConnState>,
+        timeouts: IoTimeouts,
+        page_408: Bytes,
+        // The deadline of the current phase and when it was computed.
+        deadline: Option<Instant>,
+        phase_seen: u8,
+        requests_seen: u32,
+        // Bytes read since the connection became idle (a new head has started).
+        head_started: bool,
+        last_progress: Instant,
+        sleep: Option<Pin<Box<Sleep>>>,
+        expired: bool,
+        h2: Option<bool>,
+    }
+}
+
+impl<I> TimedIo<I> {
+    /// Wraps `inner`; `page_408` is the complete response written when a head is late.
+    pub fn new(inner: I, state: Arc<ConnState>, timeouts: IoTimeouts, page_408: Bytes) -> Self {
+        let now = Instant::now();
+        TimedIo {
+            inner,
+            state,
+            timeouts,
+            page_408,
+            deadline: timeouts.http_request.map(|t| now + t),
+            phase_seen: WAIT_HEAD,
+            requests_seen: 0,
+            head_started: false,
+            last_progress: now,
+            sleep: None,
+            expired: false,
+            h2: None,
+        }
+    }
+
+    /// The inner I/O.
+    pub fn get_ref(&self) -> &I {
+        &self.inner
+    }
+}
+
+fn timed_out(what: &str) -> io::Error {
+    io::Error::new(io::ErrorKind::TimedOut, format!("{what} timeout"))
+}
+
+impl<I: AsyncRead + AsyncWrite> TimedIo<I> {
+    /// Recomputes the deadline after a phase change; returns the phase.
+    fn refresh(self: Pin<&mut Self>) -> u8 {
+        let this = self.project();
+        let phase = this.state.phase.load(Ordering::Acquire);
+        let reqs = this.state.requests.load(Ordering::Relaxed);
+        if phase != *this.phase_seen || reqs != *this.requests_seen {
+            *this.phase_seen = phase;
+            *this.requests_seen = reqs;
+            let now = Instant::now();
+            *this.last_progress = now;
+            *this.head_started = false;
+            *this.deadline = match phase {
+                IDLE => this
+                    .timeouts
+                    .keep_alive
+                    .or(this.timeouts.http_request)
+                    .or(this.timeouts.client)
+                    .map(|t| now + t),
+                ACTIVE => this.timeouts.client.map(|t| now + t),
+                _ => this.timeouts.http_request.or(this.timeouts.client).map(|t| now + t),
+            };
+        }
+        phase
+    }
+
+    /// Polls the deadline; Ready(err) when it passed in a phase that ends the connection.
+    fn poll_deadline(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Error> {
+        let phase = self.as_mut().refresh();
+        let this = self.as_mut().project();
+        if *this.h2 == Some(true) {
+            return Poll::Pending;
+        }
+        let Some(mut deadline) = *this.deadline else {
+            return Poll::Pending;
+        };
+        if phase == ACTIVE {
+            if let Some(t) = this.timeouts.client {
+                deadline = *this.last_progress + t;
+            }
+        }
+        let sleep = this
+            .sleep
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+        if sleep.deadline() != deadline {
+            sleep.as_mut().reset(deadline);
+        }
+        if sleep.as_mut().poll(cx).is_pending() {
+            return Poll::Pending;
+        }
+        *this.expired = true;
+        Poll::Ready(match phase {
+            ACTIVE => timed_out("client"),
+            IDLE if !*this.head_started => {
+                io::Error::new(io::ErrorKind::TimedOut, "keep-alive timeout")
+            }
+            _ => {
+                // A head is late: answer 408 (best effort, the page is small) and end.
+                let mut written = 0;
+                let page = this.page_408.clone();
+                let mut inner = this.inner;
+                while written < page.len() {
+                    match inner.as_mut().poll_write(cx, &page[written..]) {
+                        Poll::Ready(Ok(n)) if n > 0 => written += n,
+                        _ => break,
+                    }
+                }
+                let _ = inner.as_mut().poll_flush(cx);
+                let _ = inner.poll_shutdown(cx);
+                timed_out("http-request")
+            }
+        })
+    }
+}
+
+use std::future::Future;
+
+impl<I: AsyncRead + AsyncWrite> AsyncRead for TimedIo<I> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        if self.expired {
+            return Poll::Ready(Err(timed_out("connection")));
+        }
+        let before = buf.filled().len();
+        let this = self.as_mut().project();
+        match this.inner.poll_read(cx, buf) {
+            Poll::Ready(r) => {
+                let this = self.as_mut().project();
+                let n = buf.filled().len() - before;
+                if n > 0 {
+                    if this.h2.is_none() {
+                        *this.h2 = Some(buf.filled()[before..].starts_with(b"PRI * HTTP/2"));
+                    }
+                    *this.last_progress = Instant::now();
+                    if !*this.head_started && *this.phase_seen == IDLE {
+                        // The next request has begun: the http-request timer applies.
+                        *this.head_started = true;
+                        let now = *this.last_progress;
+                        *this.deadline = this
+                            .timeouts
+                            .http_request
+                            .or(this.timeouts.client)
+                            .map(|t| now + t);
+                    }
+                }
+                Poll::Ready(r)
+            }
+            Poll::Pending => match self.poll_deadline(cx) {
+                Poll::Ready(e) => Poll::Ready(Err(e)),
+                Poll::Pending => Poll::Pending,
+            },
+        }
+    }
+}
+
+impl<I: AsyncRead + AsyncWrite> AsyncWrite for TimedIo<I> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.as_mut().project();
+        match this.inner.poll_write(cx, buf) {
+            Poll::Ready(r) => {
+                if matches!(r, Ok(n) if n > 0) {
+                    *self.as_mut().project().last_progress = Instant::now();
+                }
+                Poll::Ready(r)
+            }
+            Poll::Pending => match self.poll_deadline(cx) {
+                Poll::Ready(e) => Poll::Ready(Err(e)),
+                Poll::Pending => Poll::Pending,
+            },
+        }
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.as_mut().project();
+        match this.inner.poll_write_vectored(cx, bufs) {
+            Poll::Ready(r) => {
+                if matches!(r, Ok(n) if n > 0) {
+                    *self.as_mut().project().last_progress = Instant::now();
+                }
+                Poll::Ready(r)
+            }
+            Poll::Pending => match self.poll_deadline(cx) {
+                Poll::Ready(e) => Poll::Ready(Err(e)),
+                Poll::Pending => Poll::Pending,
+            },
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.project().inner.poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.project().inner.poll_shutdown(cx)
+    }
+}

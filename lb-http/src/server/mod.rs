@@ -1,0 +1,267 @@
+//! The HTTP frontend: one client connection served by hyper with HTTP/1.0, HTTP/1.1
+//! (keep-alive, pipelining) and HTTP/2 (prior-knowledge h2c) auto-detected, HAProxy's
+//! timeouts and limits, and a per-request tower service.
+
+mod io;
+
+use std::convert::Infallible;
+use std::fmt;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+use http::{Request, Response, StatusCode};
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tower::Service;
+
+pub use io::{ConnState, IoTimeouts, TimedIo};
+
+use crate::body::{BodyEnd, ProxyBody};
+use crate::errors::ErrorPages;
+
+/// Limits and timeouts of an HTTP frontend, with HAProxy's defaults.
+#[derive(Clone, Debug)]
+pub struct FrontendConfig {
+    /// The frontend's name (logs, stats).
+    pub name: Arc<str>,
+    /// `timeout client`: inactivity while serving a request. Default: none.
+    pub timeout_client: Option<Duration>,
+    /// `timeout http-request`: the whole request head must arrive within it, else 408.
+    /// Default: none (falls back to `timeout client`).
+    pub timeout_http_request: Option<Duration>,
+    /// `timeout http-keep-alive`: idle wait for the next request. Default: none (falls
+    /// back to http-request, then client).
+    pub timeout_http_keep_alive: Option<Duration>,
+    /// Most header lines per request (`tune.http.maxhdr`, 101 with the request line).
+    pub max_headers: usize,
+    /// Largest request head in bytes (tune.bufsize - tune.maxrewrite = 15360).
+    pub max_head_size: usize,
+    /// Accept HTTP/2 (prior knowledge, h2c). Default: true.
+    pub http2: bool,
+    /// Generated error pages.
+    pub errors: ErrorPages,
+}
+
+impl FrontendConfig {
+    /// A frontend named `name` with HAProxy's defaults.
+    pub fn new(name: impl Into<Arc<str>>) -> Self {
+        FrontendConfig {
+            name: name.into(),
+            timeout_client: None,
+            timeout_http_request: None,
+            timeout_http_keep_alive: None,
+            max_headers: 100,
+            max_head_size: 15360,
+            http2: true,
+            errors: ErrorPages::new(),
+        }
+    }
+
+    fn io_timeouts(&self) -> IoTimeouts {
+        IoTimeouts {
+            http_request: self.timeout_http_request,
+            keep_alive: self.timeout_http_keep_alive,
+            client: self.timeout_client,
+        }
+    }
+}
+
+/// What a request knows about its connection (in the request's extensions).
+#[derive(Clone, Debug)]
+pub struct ConnInfo {
+    /// The client address (after PROXY protocol, if any).
+    pub client: Option<SocketAddr>,
+    /// The local address the client connected to.
+    pub local: Option<SocketAddr>,
+    /// The frontend's name.
+    pub frontend: Arc<str>,
+    /// When the connection was accepted.
+    pub accepted: SystemTime,
+    /// Whether the connection is TLS.
+    pub tls: bool,
+}
+
+/// Serves one client connection until it ends or `shutdown` resolves (then gracefully:
+/// HTTP/1 closes after the response in flight, HTTP/2 sends GOAWAY).
+///
+/// `service` is called once per request with [`ConnInfo`] in the request's extensions; it
+/// answers every request (errors become responses before they reach hyper).
+///
+/// # Errors
+/// The connection's I/O or protocol error, for logging; the client connection is closed.
+pub async fn serve_connection<I, S>(
+    io: I,
+    info: ConnInfo,
+    cfg: &FrontendConfig,
+    service: S,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), lb_core::BoxError>
+where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    S: Service<Request<Incoming>, Response = Response<ProxyBody>, Error = Infallible>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+{
+    let state = Arc::new(ConnState::default());
+    let page_408 = render_raw(&cfg.errors, StatusCode::REQUEST_TIMEOUT).await;
+    let io = TimedIo::new(io, state.clone(), cfg.io_timeouts(), page_408);
+    let info = Arc::new(info);
+    let svc = PerRequest {
+        inner: service,
+        state,
+        info,
+    };
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .max_buf_size(cfg.max_head_size.max(8192))
+        .max_headers(cfg.max_headers)
+        .keep_alive(true)
+        .half_close(false)
+        .writev(true);
+    builder.http2().max_header_list_size(cfg.max_head_size as u32);
+    if !cfg.http2 {
+        builder = builder.http1_only();
+    }
+    let conn = builder.serve_connection_with_upgrades(
+        TokioIo::new(io),
+        hyper_util::service::TowerToHyperService::new(svc),
+    );
+    tokio::pin!(conn);
+    tokio::pin!(shutdown);
+    let mut draining = false;
+    loop {
+        tokio::select! {
+            r = conn.as_mut() => return r,
+            () = &mut shutdown, if !draining => {
+                draining = true;
+                conn.as_mut().graceful_shutdown();
+            }
+        }
+    }
+}
+
+/// The raw bytes of an error page as HTTP/1.1, for writing below hyper (408 on a late head).
+async fn render_raw(pages: &ErrorPages, status: StatusCode) -> Bytes {
+    use http_body_util::BodyExt;
+    let resp = pages.response(status);
+    let mut out = format!(
+        "HTTP/1.1 {} {}\r\n",
+        status.as_u16(),
+        status.canonical_reason().unwrap_or("")
+    );
+    for (k, v) in resp.headers() {
+        out.push_str(k.as_str());
+        out.push_str(": ");
+        out.push_str(v.to_str().unwrap_or(""));
+        out.push_str("\r\n");
+    }
+    out.push_str("\r\n");
+    let body = resp
+        .into_body()
+        .collect()
+        .await
+        .map(|c| c.to_bytes())
+        .unwrap_or_default();
+    let mut v = out.into_bytes();
+    v.extend_from_slice(&body);
+    Bytes::from(v)
+}
+
+/// Marks request start/end in [`ConnState`] and attaches [`ConnInfo`].
+#[derive(Clone)]
+struct PerRequest<S> {
+    inner: S,
+    state: Arc<ConnState>,
+    info: Arc<ConnInfo>,
+}
+
+impl<S> fmt::Debug for PerRequest<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PerRequest").field("info", &self.info).finish()
+    }
+}
+
+impl<S> Service<Request<Incoming>> for PerRequest<S>
+where
+    S: Service<Request<Incoming>, Response = Response<ProxyBody>, Error = Infallible>,
+    S::Future: Send + 'static,
+{
+    type Response = Response<ProxyBody>;
+    type Error = Infallible;
+    type Future = futures_util_map::MapResponse<S::Future>;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: Request<Incoming>) -> Self::Future {
+        self.state.request_started();
+        req.extensions_mut().insert(self.info.clone());
+        req.extensions_mut().insert(crate::client::ReuseHint {
+            first: self.state.requests() == 1,
+        });
+        futures_util_map::MapResponse::new(self.inner.call(req), self.state.clone())
+    }
+}
+
+mod futures_util_map {
+    use super::*;
+    use pin_project_lite::pin_project;
+    use std::pin::Pin;
+    use std::task::{ready, Context, Poll};
+
+    pin_project! {
+        /// Hooks the end of the response body to the connection state.
+        pub(crate) struct MapResponse<F> {
+            #[pin]
+            inner: F,
+            state: Option<Arc<ConnState>>,
+        }
+
+        impl<F> PinnedDrop for MapResponse<F> {
+            fn drop(this: Pin<&mut Self>) {
+                // Dropped before a response: the request is over.
+                if let Some(s) = this.project().state.take() {
+                    s.request_finished();
+                }
+            }
+        }
+    }
+
+    impl<F> MapResponse<F> {
+        pub(crate) fn new(inner: F, state: Arc<ConnState>) -> Self {
+            MapResponse {
+                inner,
+                state: Some(state),
+            }
+        }
+    }
+
+    impl<F> Future for MapResponse<F>
+    where
+        F: Future<Output = Result<Response<ProxyBody>, Infallible>>,
+    {
+        type Output = Result<Response<ProxyBody>, Infallible>;
+
+        fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+            let this = self.project();
+            let Ok(resp) = ready!(this.inner.poll(cx));
+            let state = this.state.take();
+            Poll::Ready(Ok(resp.map(|b| match state {
+                Some(s) => b.on_complete(move |_: BodyEnd| s.request_finished()),
+                None => b,
+            })))
+        }
+    }
+}

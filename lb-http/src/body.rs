@@ -60,9 +60,21 @@ pin_project! {
         fn drop(this: Pin<&mut Self>) {
             let this = this.project();
             if let Some(done) = this.done.take() {
-                done.complete(BodyEnd { eos: false, bytes: *this.bytes });
+                // hyper stops polling once a body reports its end (a Content-Length body
+                // after its last byte): that is a clean end too.
+                let eos = kind_is_end(&this.kind);
+                done.complete(BodyEnd { eos, bytes: *this.bytes });
             }
         }
+    }
+}
+
+fn kind_is_end(kind: &Pin<&mut Kind>) -> bool {
+    match &**kind {
+        Kind::Empty => true,
+        Kind::Full { data } => data.is_none(),
+        Kind::Incoming { body } => body.is_end_stream(),
+        Kind::Boxed { body } => body.is_end_stream(),
     }
 }
 

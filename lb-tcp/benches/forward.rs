@@ -117,6 +117,10 @@ fn bench(c: &mut Criterion) {
             Via::Forward(ForwardConfig::new().buffer_size(64 * 1024)),
         ),
         (
+            "forward_1m",
+            Via::Forward(ForwardConfig::new().buffer_size(1 << 20)),
+        ),
+        (
             "forward_tcp_splice_64k",
             Via::ForwardTcp(ForwardConfig::new().buffer_size(64 * 1024)),
         ),

@@ -122,7 +122,9 @@ async fn all_protocol_pairs_route_and_balance() {
             let resp = if client_h2 {
                 h2(p.addr).await.send_request(get(&uri)).await.unwrap()
             } else {
-                h1(p.addr).await.send_request(get(&format!("/p?i={i}"))).await.unwrap()
+                let mut req = get(&format!("/p?i={i}"));
+                req.headers_mut().insert("host", "example.com".parse().unwrap());
+                h1(p.addr).await.send_request(req).await.unwrap()
             };
             assert_eq!(resp.status(), 200, "h2 client {client_h2}, {proto:?}");
             assert_eq!(resp.headers()["x-seen-version"], want_version);
@@ -219,9 +221,15 @@ async fn trailers_head_and_bodyless_responses() {
         // HEAD: headers only.
         let mut c = h1(p.addr).await;
         let r = c
-            .send_request(Request::head("/size/1000").body(Full::default()).unwrap())
+            .send_request(
+                Request::head("/size/1000")
+                    .header("host", "example.com")
+                    .body(Full::default())
+                    .unwrap(),
+            )
             .await
             .unwrap();
+        assert_eq!(r.status(), 200, "{proto:?} {:?}", r.headers());
         assert_eq!(r.headers()["content-length"], "1000");
         assert!(r.into_body().collect().await.unwrap().to_bytes().is_empty());
     }
@@ -339,10 +347,27 @@ async fn connect_failure_redispatches_to_a_live_server() {
 
 #[tokio::test]
 async fn origin_reset_mid_response_closes_the_client_connection() {
-    let o = origin("a").await;
-    let p = proxy(&[o.addr], Opts::default()).await;
+    // A raw origin: headers and 100 of 100000 announced bytes, then a reset.
+    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    let task = tokio::spawn(async move {
+        while let Ok((mut s, _)) = l.accept().await {
+            let mut buf = vec![0u8; 4096];
+            let _ = s.read(&mut buf).await;
+            let _ = s
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n")
+                .await;
+            let _ = s.write_all(&[b'x'; 100]).await;
+            let _ = s.flush().await;
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            #[allow(deprecated)] // zero linger: no blocking, just an RST
+            let _ = s.set_linger(Some(Duration::ZERO));
+            drop(s);
+        }
+    });
+    let p = proxy(&[addr], Opts::default()).await;
     let mut s = TcpStream::connect(p.addr).await.unwrap();
-    s.write_all(b"GET /reset HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
+    s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
     let mut out = Vec::new();
     let r = tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut out)).await;
     assert!(r.is_ok(), "the client connection must be closed, not left hanging");
@@ -352,6 +377,22 @@ async fn origin_reset_mid_response_closes_the_client_connection() {
     assert!(out.len() < 100_000);
     // The server slot is free again.
     assert!(eventually(|| p.backend.stats().inflight() == 0).await);
+    task.abort();
+}
+
+#[tokio::test]
+async fn origin_closing_before_headers_gives_502() {
+    let o = origin("a").await;
+    let p = proxy(&[o.addr], Opts::default()).await;
+    let mut c = h1(p.addr).await;
+    let mut req = get("/reset");
+    req.headers_mut().insert("host", "x".parse().unwrap());
+    let r = c.send_request(req).await.unwrap();
+    assert_eq!(r.status(), 502);
+    // The client connection stays usable.
+    let mut req = get("/");
+    req.headers_mut().insert("host", "x".parse().unwrap());
+    assert_eq!(c.send_request(req).await.unwrap().status(), 200);
 }
 
 #[tokio::test]
@@ -475,3 +516,4 @@ async fn forwarding_headers_and_hop_by_hop() {
     assert!(!resp.contains("keep-alive: timeout"), "{resp}");
     drop(p);
 }
+

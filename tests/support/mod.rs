@@ -132,14 +132,15 @@ impl Origin {
     }
 }
 
-type OriginBody = http_body_util::combinators::BoxBody<Bytes, Box<dyn std::error::Error + Send + Sync>>;
+type OriginBody =
+    http_body_util::combinators::UnsyncBoxBody<Bytes, Box<dyn std::error::Error + Send + Sync>>;
 
 fn boxed<B>(b: B) -> OriginBody
 where
-    B: http_body::Body<Data = Bytes> + Send + Sync + 'static,
+    B: http_body::Body<Data = Bytes> + Send + 'static,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    b.map_err(Into::into).boxed()
+    b.map_err(Into::into).boxed_unsync()
 }
 
 /// A body that sends `n` bytes then fails (the connection is aborted mid-response).
@@ -181,7 +182,11 @@ async fn handle(name: Arc<str>, mut req: Request<Incoming>) -> Result<Response<O
         "/trailers" => {
             let mut t = http::HeaderMap::new();
             t.insert("x-checksum", "abc123".parse().unwrap());
-            Response::new(boxed(IterBody::new([Bytes::from_static(b"body")].into_iter()).with_trailers(t)))
+            let mut r = Response::new(boxed(
+                IterBody::new([Bytes::from_static(b"body")].into_iter()).with_trailers(t),
+            ));
+            r.headers_mut().insert("trailer", "x-checksum".parse().unwrap());
+            r
         }
         "/ws" => {
             let on = hyper::upgrade::on(&mut req);

@@ -8,7 +8,11 @@ const KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
 const PROXY_CONNECTION: HeaderName = HeaderName::from_static("proxy-connection");
 
 /// Returns whether `name` is always hop-by-hop: `Connection`, `Keep-Alive`,
-/// `Proxy-Connection`, `TE`, `Trailer`, `Transfer-Encoding` or `Upgrade`.
+/// `Proxy-Connection`, `TE`, `Transfer-Encoding` or `Upgrade`.
+///
+/// `Trailer` is not: RFC 9110 §6.6.2 makes it an end-to-end announcement of the trailer
+/// fields (RFC 2616's hop-by-hop "Trailers" was the TE token), and an HTTP/1.1 sender
+/// needs it to emit the announced trailers, so it is forwarded.
 ///
 /// Headers named in a `Connection` header are hop-by-hop too, for that message only; see
 /// [`strip_hop_by_hop`].
@@ -27,7 +31,6 @@ pub fn is_hop_by_hop(name: &HeaderName) -> bool {
         || name == KEEP_ALIVE
         || name == PROXY_CONNECTION
         || name == header::TE
-        || name == header::TRAILER
         || name == header::TRANSFER_ENCODING
         || name == header::UPGRADE
 }
@@ -35,7 +38,7 @@ pub fn is_hop_by_hop(name: &HeaderName) -> bool {
 /// Removes every hop-by-hop header from a message before it is forwarded.
 ///
 /// Removed: `Connection` and every header it names (all `Connection` lines, comma lists,
-/// any case), `Keep-Alive`, `Proxy-Connection`, `Trailer`, `Transfer-Encoding`, `Upgrade`,
+/// any case), `Keep-Alive`, `Proxy-Connection`, `Transfer-Encoding`, `Upgrade`,
 /// and `TE` unless it carries the `trailers` token, which is then forwarded alone as
 /// `TE: trailers` (HAProxy's rule, the only `TE` value HTTP/2 allows; REFERENCE 4.3:
 /// `trailers, gzip` -> `trailers`, `gzip` -> removed, `trailers;q=0.5` -> removed). `TE`
@@ -87,7 +90,6 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
     headers.remove(header::CONNECTION);
     headers.remove(KEEP_ALIVE);
     headers.remove(PROXY_CONNECTION);
-    headers.remove(header::TRAILER);
     headers.remove(header::TRANSFER_ENCODING);
     headers.remove(header::UPGRADE);
 
@@ -267,7 +269,7 @@ mod tests {
         ]);
         strip_hop_by_hop(&mut headers);
         let names: Vec<&str> = headers.keys().map(HeaderName::as_str).collect();
-        assert_eq!(names, ["host", "content-type"]);
+        assert_eq!(names, ["trailer", "host", "content-type"]);
     }
 
     #[test]
@@ -307,13 +309,12 @@ mod tests {
             "keep-alive",
             "proxy-connection",
             "te",
-            "trailer",
             "transfer-encoding",
             "upgrade",
         ] {
             assert!(is_hop_by_hop(&HeaderName::from_static(name)), "{name}");
         }
-        for name in ["host", "content-length", "proxy-authorization", "trailers"] {
+        for name in ["host", "content-length", "proxy-authorization", "trailer", "trailers"] {
             assert!(!is_hop_by_hop(&HeaderName::from_static(name)), "{name}");
         }
     }

@@ -252,6 +252,12 @@ where
         } else {
             headers::strip_hop_by_hop(&mut parts.headers);
         }
+        if from == Version::HTTP_2 && to != Version::HTTP_2 {
+            // An HTTP/2 client always accepts trailers; tell an HTTP/1.1 server so.
+            parts
+                .headers
+                .insert(http::header::TE, http::HeaderValue::from_static("trailers"));
+        }
         if let Some(client) = trace.client {
             let host = parts
                 .headers

@@ -41,12 +41,15 @@
 pub mod backend;
 pub mod balance;
 pub mod error;
+pub mod matcher;
+pub mod retry;
 pub mod select;
 pub mod server;
 
 pub use backend::{Admit, Backend, BackendStats, EventKind, InFlight, ServerEvent, Snapshot};
 pub use balance::{Balance, BalanceLayer, ExtractKey, NewEndpoint, NoKey};
 pub use error::{Error, NoServerAvailable, QueueFull, QueueTimeout};
+pub use retry::{retry_delay, Redispatch};
 pub use select::hash::{HashFunction, HashMethod, HashType, UriOptions};
 pub use select::{Algorithm, BalanceConfig, HeaderSource, RequestKey, Unavailable};
 pub use server::{

@@ -12,7 +12,7 @@ use std::io;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use lb_tcp::forward::{forward, forward_tcp, Counters, ForwardConfig};
+use lb_tcp::forward::{forward, Counters, ForwardConfig};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::runtime::Runtime;
@@ -59,14 +59,13 @@ async fn read_all(mut r: TcpStream) -> io::Result<u64> {
 enum Via {
     Direct,
     Forward(ForwardConfig),
-    ForwardTcp(ForwardConfig),
     CopyBidirectional,
 }
 
 async fn run(via: Via) -> io::Result<u64> {
     let (client, server) = match via {
         Via::Direct => pair().await?,
-        Via::Forward(_) | Via::ForwardTcp(_) | Via::CopyBidirectional => {
+        Via::Forward(_) | Via::CopyBidirectional => {
             let (client, mut accepted) = pair().await?;
             let (mut connected, server) = pair().await?;
             tokio::spawn(async move {
@@ -75,12 +74,6 @@ async fn run(via: Via) -> io::Result<u64> {
                         let counters = Counters::new();
                         let outcome = forward(&mut accepted, &mut connected, &cfg, &counters).await;
                         black_box(outcome);
-                    }
-                    Via::ForwardTcp(cfg) => {
-                        let counters = Counters::new();
-                        let proxy = forward_tcp(&mut accepted, &mut connected, &cfg, &counters);
-                        assert!(proxy.is_zero_copy() || !cfg!(target_os = "linux"));
-                        black_box(proxy.await);
                     }
                     _ => {
                         let _ = tokio::io::copy_bidirectional(&mut accepted, &mut connected).await;
@@ -119,18 +112,6 @@ fn bench(c: &mut Criterion) {
         (
             "forward_1m",
             Via::Forward(ForwardConfig::new().buffer_size(1 << 20)),
-        ),
-        (
-            "forward_tcp_splice_64k",
-            Via::ForwardTcp(ForwardConfig::new().buffer_size(64 * 1024)),
-        ),
-        (
-            "forward_tcp_splice_16k",
-            Via::ForwardTcp(ForwardConfig::new()),
-        ),
-        (
-            "forward_tcp_splice_1m",
-            Via::ForwardTcp(ForwardConfig::new().buffer_size(1 << 20)),
         ),
         ("copy_bidirectional_8k", Via::CopyBidirectional),
     ];

@@ -3,7 +3,9 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod forward;
+pub mod frontend;
 pub mod inspect;
+pub mod proxy;
 pub mod proxy_protocol;
 pub mod connect;
 pub mod listen;

@@ -9,7 +9,7 @@ use std::str::FromStr;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::Version;
 
-use super::ipnet::IpNet;
+use lb_core::matcher::IpNet;
 
 const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");

@@ -53,7 +53,6 @@
 
 mod forwarded;
 mod hop;
-mod ipnet;
 mod target;
 
 pub use forwarded::{
@@ -61,5 +60,5 @@ pub use forwarded::{
     Scheme,
 };
 pub use hop::{is_hop_by_hop, strip_hop_by_hop, strip_hop_by_hop_keep_upgrade, upgrade_request};
-pub use ipnet::{IpNet, IpNetError};
+pub use lb_core::matcher::{IpNet, IpNetError};
 pub use target::{normalize_request_target, TargetError};

@@ -34,28 +34,7 @@ use crate::headers::{self, ForwardedOptions, Scheme};
 use crate::log::{LogRecord, ServerName, TerminationState};
 use crate::server::ConnInfo;
 
-/// `option redispatch [interval]`: when a retry goes to another server.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub enum Redispatch {
-    /// Never: every retry goes to the same server (HAProxy without `option redispatch`).
-    #[default]
-    Off,
-    /// On the last retry only (`option redispatch`, interval -1).
-    Last,
-    /// Every n-th retry (positive interval).
-    Every(u32),
-}
-
-impl Redispatch {
-    /// Whether retry number `attempt` (1-based) of `retries` goes to another server.
-    pub fn applies(self, attempt: u32, retries: u32) -> bool {
-        match self {
-            Redispatch::Off => false,
-            Redispatch::Last => attempt == retries,
-            Redispatch::Every(n) => n > 0 && attempt % n == 0,
-        }
-    }
-}
+pub use lb_core::Redispatch;
 
 /// Per-backend proxy settings, with HAProxy's defaults.
 #[derive(Clone, Debug)]
@@ -347,11 +326,7 @@ where
                         } else {
                             // HAProxy waits min(timeout connect, 1s) before retrying the
                             // same server.
-                            let wait = pools
-                                .config()
-                                .connect_timeout
-                                .map_or(Duration::from_secs(1), |t| t.min(Duration::from_secs(1)));
-                            tokio::time::sleep(wait).await;
+                            tokio::time::sleep(lb_core::retry_delay(pools.config().connect_timeout)).await;
                         }
                         continue;
                     }

@@ -18,7 +18,7 @@
 //! - **Errors.** A read or write error on a side (a reset, a broken pipe) ends the session
 //!   at once with [`Termination::ClientError`] or [`Termination::ServerError`] and the
 //!   error kind; the full error is in [`Outcome::error`]. The healthy side then gets,
-//!   without waiting, what is left in its buffer and a shutdown (FIN).
+//!   without waiting, what is left in its buffer or readable at once, and a FIN.
 //! - **Timeouts.** See [`ForwardConfig`]: `timeout client`/`server`, replaced by
 //!   `timeout tunnel`, overridden by `timeout client-fin`/`server-fin` once the proxy has
 //!   shut down writing to that side. A timeout ends the session with a best-effort
@@ -27,8 +27,8 @@
 //!   one relaxed `fetch_add` with [`Counters`]), and the totals come back in the
 //!   [`Outcome`].
 //!
-//! Streams are borrowed: whatever the outcome, drop them (or reuse them) afterwards; the
-//! forwarder never closes a socket itself.
+//! Streams are borrowed: the forwarder only ever shuts down write halves; closing the
+//! sockets is the caller's, by dropping them once the outcome is in.
 //!
 //! # Performance
 //!
@@ -36,8 +36,14 @@
 //! each, 16 KiB by default), no allocation per chunk. A read is attempted whenever its
 //! buffer has room, even while a write is pending, to keep writes large. Each direction
 //! yields after a few dozen reads and writes so that neither can starve the other. Timers
-//! are lazy: progress stores a timestamp and one `Sleep` is re-armed only when it fires
-//! (see [`ForwardConfig`]); with no timeout set the clock is never read while data moves.
+//! are lazy: progress stores a timestamp and one `Sleep` is re-armed only when it fires;
+//! with no timeout set neither the clock nor the timer wheel is touched.
+//!
+//! `benches/forward.rs` (100 MB over loopback, 2 cores) measured about 1.2 GiB/s with
+//! 16 KiB buffers, 1.6 GiB/s with 64 KiB and 2.4 GiB/s with 1 MiB, the same with or
+//! without timeouts (re-arming the `Sleep` on every read cost 16 %), against 0.8 GiB/s for
+//! tokio's `copy_bidirectional` and 3.6 GiB/s for one direct connection without a proxy.
+//! Larger buffers trade memory (two per session) for fewer system calls.
 //!
 //! # Examples
 //!
@@ -98,9 +104,6 @@ mod meter;
 mod outcome;
 mod pipe;
 mod session;
-#[cfg(target_os = "linux")]
-mod splice;
-mod tcp;
 mod timer;
 
 #[cfg(test)]
@@ -116,7 +119,6 @@ use tokio::io::{AsyncRead, AsyncWrite};
 pub use self::config::{ForwardConfig, DEFAULT_BUFFER_SIZE};
 pub use self::meter::{Counters, Meter};
 pub use self::outcome::{Outcome, Side, Termination};
-pub use self::tcp::{forward_tcp, ForwardTcp};
 
 use self::pipe::Pipe;
 use self::session::Session;

@@ -888,3 +888,108 @@ fn config_setters() {
     assert!(cfg.has_timeouts());
     assert!(!ForwardConfig::new().buffer_size(1).has_timeouts());
 }
+
+// ---------------------------------------------------------------------------------------
+// Scheduling, properties
+
+/// Always ready: reads fill the whole buffer, writes take everything. Does not use
+/// tokio's cooperative budget, so only the forwarder's own yielding lets others run.
+struct Firehose;
+
+impl AsyncRead for Firehose {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let n = buf.remaining();
+        buf.put_slice(&vec![0x42; n]);
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl AsyncWrite for Firehose {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Poll::Ready(Ok(buf.len()))
+    }
+    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+    fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+}
+
+#[tokio::test]
+async fn never_blocking_streams_still_yield() {
+    let (mut client, mut server) = (Firehose, Firehose);
+    let cfg = ForwardConfig::new()
+        .timeout_client(Duration::from_millis(10))
+        .timeout_server(Duration::from_millis(10));
+    let counters = Counters::new();
+    let mut proxy = forward(&mut client, &mut server, &cfg, &counters);
+    // The proxy must let the timer of this `timeout` run; it never times out itself since
+    // both sides move bytes all the time.
+    let res = timeout(Duration::from_millis(50), &mut proxy).await;
+    assert!(res.is_err(), "the session should still be running");
+    let (up, down) = counters.load();
+    assert!(
+        up > 0 && down > 0,
+        "both directions progressed: {up} {down}"
+    );
+    assert_eq!(
+        (proxy.client_to_server(), proxy.server_to_client()),
+        (up, down)
+    );
+}
+
+#[test]
+fn forward_is_send() {
+    fn is_send<T: Send>(_: &T) {}
+    let (mut a, mut b) = duplex(8);
+    let counters = Counters::new();
+    let proxy = forward(&mut a, &mut b, &ForwardConfig::new(), &counters);
+    is_send(&proxy);
+    assert!(format!("{proxy:?}").starts_with("Forward"));
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(24))]
+
+    /// Any sizes, any buffer and pipe capacities: every byte arrives, in order, counted once.
+    #[test]
+    fn any_sizes_arrive_intact(
+        up in 0u64..200_000,
+        down in 0u64..200_000,
+        buffer_size in 1usize..40_000,
+        cap in 1usize..10_000,
+        seed in 1u64..u64::MAX,
+    ) {
+        let rt = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
+        rt.block_on(async {
+            let (mut client, mut accepted, mut connected, mut server) = mem(cap);
+            let cfg = ForwardConfig::new().buffer_size(buffer_size);
+            let counters = Counters::new();
+            let proxy = forward(&mut accepted, &mut connected, &cfg, &counters);
+            let client_app = async {
+                let (mut r, mut w) = tokio::io::split(&mut client);
+                tokio::try_join!(send(&mut w, up, seed), recv(&mut r))
+            };
+            let server_app = async {
+                let (mut r, mut w) = tokio::io::split(&mut server);
+                tokio::try_join!(recv(&mut r), send(&mut w, down, seed ^ 1))
+            };
+            let (outcome, c, s) = tokio::join!(proxy, client_app, server_app);
+            let (sent_up, (n_down, got_down)) = c.expect("client side");
+            let ((n_up, got_up), sent_down) = s.expect("server side");
+            assert_eq!((n_up, got_up), (up, sent_up));
+            assert_eq!((n_down, got_down), (down, sent_down));
+            assert!(outcome.termination.is_normal());
+            assert_eq!(counters.load(), (up, down));
+        });
+    }
+}

@@ -1,4 +1,4 @@
-//! A minimal IP network (CIDR) type for `option forwardfor except <net>`.
+//! IP networks (CIDR): `src` ACLs, `tcp-request connection` rules, `option forwardfor except`.
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -12,7 +12,7 @@ use std::str::FromStr;
 ///
 /// # Examples
 /// ```
-/// use lb_http::headers::IpNet;
+/// use lb_core::matcher::IpNet;
 ///
 /// let net: IpNet = "192.168.1.77/24".parse()?;
 /// assert_eq!(net.to_string(), "192.168.1.0/24");

@@ -96,7 +96,7 @@
 //! - `meter`: [`Meter`] and [`Counters`];
 //! - `outcome`: [`Outcome`], [`Termination`], [`Side`];
 //! - `pipe`: one direction's buffer and state machine;
-//! - `session`: both directions, the timers and the end, shared by every engine;
+//! - `session`: the state over both directions: who closed first, timers, the end;
 //! - `timer`: the per-side inactivity deadlines and their single lazy `Sleep`.
 
 mod config;

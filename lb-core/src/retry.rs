@@ -44,7 +44,7 @@ impl Redispatch {
             Redispatch::Off => false,
             Redispatch::Last => attempt == retries,
             Redispatch::BeforeLast(n) => retries >= n - 1 && attempt == retries + 1 - n,
-            Redispatch::Every(n) => n > 0 && attempt % n == 0,
+            Redispatch::Every(n) => n > 0 && attempt.is_multiple_of(n),
         }
     }
 }
@@ -68,7 +68,10 @@ mod tests {
         assert!(r.applies(2, 3) && !r.applies(3, 3) && !r.applies(1, 3));
         let every2 = Redispatch::Every(2);
         assert_eq!((1..=4).filter(|&a| every2.applies(a, 4)).count(), 2);
-        assert_eq!(retry_delay(Some(Duration::from_millis(200))), Duration::from_millis(200));
+        assert_eq!(
+            retry_delay(Some(Duration::from_millis(200))),
+            Duration::from_millis(200)
+        );
         assert_eq!(retry_delay(None), Duration::from_secs(1));
     }
 }

@@ -169,7 +169,9 @@ impl Body for ProxyBody {
         let r = match this.kind.project() {
             KindProj::Empty => None,
             KindProj::Full { data } => data.take().map(|d| Ok(Frame::data(d))),
-            KindProj::Incoming { body } => ready!(body.poll_frame(cx)).map(|r| r.map_err(Into::into)),
+            KindProj::Incoming { body } => {
+                ready!(body.poll_frame(cx)).map(|r| r.map_err(Into::into))
+            }
             KindProj::Boxed { body } => ready!(body.poll_frame(cx)),
         };
         match &r {
@@ -180,12 +182,18 @@ impl Body for ProxyBody {
             }
             Some(Err(_)) => {
                 if let Some(done) = this.done.take() {
-                    done.complete(BodyEnd { eos: false, bytes: *this.bytes });
+                    done.complete(BodyEnd {
+                        eos: false,
+                        bytes: *this.bytes,
+                    });
                 }
             }
             None => {
                 if let Some(done) = this.done.take() {
-                    done.complete(BodyEnd { eos: true, bytes: *this.bytes });
+                    done.complete(BodyEnd {
+                        eos: true,
+                        bytes: *this.bytes,
+                    });
                 }
             }
         }
@@ -204,7 +212,9 @@ impl Body for ProxyBody {
     fn size_hint(&self) -> SizeHint {
         match &self.kind {
             Kind::Empty => SizeHint::with_exact(0),
-            Kind::Full { data } => SizeHint::with_exact(data.as_ref().map_or(0, |d| d.len() as u64)),
+            Kind::Full { data } => {
+                SizeHint::with_exact(data.as_ref().map_or(0, |d| d.len() as u64))
+            }
             Kind::Incoming { body } => body.size_hint(),
             Kind::Boxed { body } => body.size_hint(),
         }
@@ -229,7 +239,13 @@ mod tests {
         let body = ProxyBody::full("hello").on_complete(h);
         let data = body.collect().await.unwrap().to_bytes();
         assert_eq!(&data[..], b"hello");
-        assert_eq!(*ends.lock().unwrap(), vec![BodyEnd { eos: true, bytes: 5 }]);
+        assert_eq!(
+            *ends.lock().unwrap(),
+            vec![BodyEnd {
+                eos: true,
+                bytes: 5
+            }]
+        );
     }
 
     /// A body yielding the given chunks.
@@ -242,7 +258,11 @@ mod tests {
             mut self: Pin<&mut Self>,
             _: &mut Context<'_>,
         ) -> Poll<Option<Result<Frame<Bytes>, std::io::Error>>> {
-            Poll::Ready(self.0.pop_front().map(|c| Ok(Frame::data(Bytes::from_static(c)))))
+            Poll::Ready(
+                self.0
+                    .pop_front()
+                    .map(|c| Ok(Frame::data(Bytes::from_static(c)))),
+            )
         }
     }
 
@@ -254,7 +274,13 @@ mod tests {
         let first = body.frame().await.unwrap().unwrap();
         assert_eq!(first.data_ref().unwrap().len(), 3);
         drop(body);
-        assert_eq!(*ends.lock().unwrap(), vec![BodyEnd { eos: false, bytes: 3 }]);
+        assert_eq!(
+            *ends.lock().unwrap(),
+            vec![BodyEnd {
+                eos: false,
+                bytes: 3
+            }]
+        );
     }
 
     #[tokio::test]

@@ -110,7 +110,9 @@ impl fmt::Debug for ErrorPages {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut codes: Vec<_> = self.custom.keys().collect();
         codes.sort();
-        f.debug_struct("ErrorPages").field("custom", &codes).finish()
+        f.debug_struct("ErrorPages")
+            .field("custom", &codes)
+            .finish()
     }
 }
 
@@ -146,12 +148,18 @@ mod tests {
             let status = StatusCode::from_u16(code).unwrap();
             let r = ErrorPages::new().response(status);
             assert_eq!(r.status(), status);
-            let len: usize = r.headers()[CONTENT_LENGTH].to_str().unwrap().parse().unwrap();
+            let len: usize = r.headers()[CONTENT_LENGTH]
+                .to_str()
+                .unwrap()
+                .parse()
+                .unwrap();
             let close = r.headers().get(CONNECTION).is_some();
             assert_eq!(close, matches!(code, 400 | 408 | 413 | 414 | 431), "{code}");
             let body = r.into_body().collect().await.unwrap().to_bytes();
             assert_eq!(body.len(), len);
-            assert!(std::str::from_utf8(&body).unwrap().contains(&format!("<h1>{code} ")));
+            assert!(std::str::from_utf8(&body)
+                .unwrap()
+                .contains(&format!("<h1>{code} ")));
         }
     }
 

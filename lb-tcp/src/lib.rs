@@ -2,13 +2,13 @@
 //! and content inspection, as tower services.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+pub mod connect;
 pub mod forward;
 pub mod frontend;
 pub mod inspect;
-pub mod proxy;
-pub mod proxy_protocol;
-pub mod connect;
 pub mod listen;
 #[cfg(feature = "mem")]
 pub mod mem;
 pub mod net;
+pub mod proxy;
+pub mod proxy_protocol;

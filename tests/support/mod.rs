@@ -163,7 +163,10 @@ impl http_body::Body for Broken {
     }
 }
 
-async fn handle(name: Arc<str>, mut req: Request<Incoming>) -> Result<Response<OriginBody>, Infallible> {
+async fn handle(
+    name: Arc<str>,
+    mut req: Request<Incoming>,
+) -> Result<Response<OriginBody>, Infallible> {
     let path = req.uri().path().to_owned();
     let mut resp = match path.as_str() {
         "/echo" => Response::new(boxed(req.into_body())),
@@ -185,7 +188,8 @@ async fn handle(name: Arc<str>, mut req: Request<Incoming>) -> Result<Response<O
             let mut r = Response::new(boxed(
                 IterBody::new([Bytes::from_static(b"body")].into_iter()).with_trailers(t),
             ));
-            r.headers_mut().insert("trailer", "x-checksum".parse().unwrap());
+            r.headers_mut()
+                .insert("trailer", "x-checksum".parse().unwrap());
             r
         }
         "/ws" => {
@@ -199,13 +203,16 @@ async fn handle(name: Arc<str>, mut req: Request<Incoming>) -> Result<Response<O
             });
             let mut r = Response::new(boxed(http_body_util::Empty::new()));
             *r.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
-            r.headers_mut().insert("upgrade", "websocket".parse().unwrap());
-            r.headers_mut().insert("connection", "upgrade".parse().unwrap());
+            r.headers_mut()
+                .insert("upgrade", "websocket".parse().unwrap());
+            r.headers_mut()
+                .insert("connection", "upgrade".parse().unwrap());
             return Ok(r);
         }
         "/reset" => {
             let mut r = Response::new(boxed(Broken(100)));
-            r.headers_mut().insert("content-length", "100000".parse().unwrap());
+            r.headers_mut()
+                .insert("content-length", "100000".parse().unwrap());
             r
         }
         "/slow" => {
@@ -223,7 +230,8 @@ async fn handle(name: Arc<str>, mut req: Request<Incoming>) -> Result<Response<O
         }
         _ => {
             let mut r = Response::new(boxed(Full::new(Bytes::from(format!("hello from {name}")))));
-            r.headers_mut().insert("content-type", "text/plain".parse().unwrap());
+            r.headers_mut()
+                .insert("content-type", "text/plain".parse().unwrap());
             r
         }
     };
@@ -241,7 +249,9 @@ pub async fn origin(name: &str) -> Origin {
     let (c, r) = (conns.clone(), requests.clone());
     let task = tokio::spawn(async move {
         loop {
-            let Ok((stream, _)) = listener.accept().await else { return };
+            let Ok((stream, _)) = listener.accept().await else {
+                return;
+            };
             c.fetch_add(1, Ordering::SeqCst);
             let name = name_arc.clone();
             let r = r.clone();
@@ -275,7 +285,9 @@ pub async fn origin(name: &str) -> Origin {
 /// An HTTP/1.1 client connection.
 pub async fn h1(addr: SocketAddr) -> hyper::client::conn::http1::SendRequest<Full<Bytes>> {
     let io = TcpStream::connect(addr).await.unwrap();
-    let (send, conn) = hyper::client::conn::http1::handshake(TokioIo::new(io)).await.unwrap();
+    let (send, conn) = hyper::client::conn::http1::handshake(TokioIo::new(io))
+        .await
+        .unwrap();
     tokio::spawn(conn.with_upgrades());
     send
 }
@@ -283,9 +295,10 @@ pub async fn h1(addr: SocketAddr) -> hyper::client::conn::http1::SendRequest<Ful
 /// An HTTP/2 (prior knowledge) client connection.
 pub async fn h2(addr: SocketAddr) -> hyper::client::conn::http2::SendRequest<Full<Bytes>> {
     let io = TcpStream::connect(addr).await.unwrap();
-    let (send, conn) = hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(io))
-        .await
-        .unwrap();
+    let (send, conn) =
+        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(io))
+            .await
+            .unwrap();
     tokio::spawn(conn);
     send
 }

@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
+use lb::core::Redispatch;
 use lb::core::{Algorithm, Backend, BalanceConfig, ServerConfig};
 use lb::tcp::connect::TcpConnect;
 use lb::tcp::forward::ForwardConfig;
@@ -15,7 +16,6 @@ use lb::tcp::inspect::{Condition, ContentRules, InspectAction, InspectOptions};
 use lb::tcp::listen::{Acceptor, BindSpec, Shutdown};
 use lb::tcp::proxy::{SendProxy, TcpProxy, TcpProxyConfig};
 use lb::tcp::proxy_protocol::ProxyHeader;
-use lb::core::Redispatch;
 use support::{pattern, pattern_hash, trace_init, Fnv};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -69,13 +69,20 @@ async fn serve(frontend: TcpFrontend<TcpConnect>) -> (SocketAddr, Shutdown) {
 #[tokio::test]
 async fn forwards_with_half_close_both_ways() {
     let (srv, _t) = echo(None).await;
-    let (addr, _sd) = serve(TcpFrontend::new("fe", tcp_proxy(backend("be", &[srv]), TcpProxyConfig::default()))).await;
+    let (addr, _sd) = serve(TcpFrontend::new(
+        "fe",
+        tcp_proxy(backend("be", &[srv]), TcpProxyConfig::default()),
+    ))
+    .await;
     // Client half-closes, still reads the echo afterwards.
     let mut c = TcpStream::connect(addr).await.unwrap();
     c.write_all(b"request").await.unwrap();
     c.shutdown().await.unwrap();
     let mut out = Vec::new();
-    tokio::time::timeout(Duration::from_secs(5), c.read_to_end(&mut out)).await.unwrap().unwrap();
+    tokio::time::timeout(Duration::from_secs(5), c.read_to_end(&mut out))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(out, b"request");
 
     // Server half-closes first: a banner then FIN; the client can still send.
@@ -89,7 +96,11 @@ async fn forwards_with_half_close_both_ways() {
         s.read_to_end(&mut rest).await.unwrap();
         rest
     });
-    let (addr2, _sd2) = serve(TcpFrontend::new("fe2", tcp_proxy(backend("be2", &[srv2]), TcpProxyConfig::default()))).await;
+    let (addr2, _sd2) = serve(TcpFrontend::new(
+        "fe2",
+        tcp_proxy(backend("be2", &[srv2]), TcpProxyConfig::default()),
+    ))
+    .await;
     let mut c = TcpStream::connect(addr2).await.unwrap();
     let mut buf = [0u8; 3];
     c.read_exact(&mut buf).await.unwrap();
@@ -97,14 +108,24 @@ async fn forwards_with_half_close_both_ways() {
     assert_eq!(c.read(&mut [0u8; 1]).await.unwrap(), 0, "FIN propagated");
     c.write_all(b"after").await.unwrap();
     c.shutdown().await.unwrap();
-    assert_eq!(tokio::time::timeout(Duration::from_secs(5), got).await.unwrap().unwrap(), b"after");
+    assert_eq!(
+        tokio::time::timeout(Duration::from_secs(5), got)
+            .await
+            .unwrap()
+            .unwrap(),
+        b"after"
+    );
 }
 
 #[tokio::test]
 async fn hundred_megabytes_arrive_intact() {
     let (srv, _t) = echo(None).await;
     let be = backend("be", &[srv]);
-    let (addr, _sd) = serve(TcpFrontend::new("fe", tcp_proxy(be.clone(), TcpProxyConfig::default()))).await;
+    let (addr, _sd) = serve(TcpFrontend::new(
+        "fe",
+        tcp_proxy(be.clone(), TcpProxyConfig::default()),
+    ))
+    .await;
     let c = TcpStream::connect(addr).await.unwrap();
     let (mut r, mut w) = c.into_split();
     const LEN: usize = 100 << 20;
@@ -146,7 +167,11 @@ async fn server_dying_mid_stream_closes_the_client_and_counts() {
         drop(s);
     });
     let be = backend("be", &[srv]);
-    let (addr, _sd) = serve(TcpFrontend::new("fe", tcp_proxy(be.clone(), TcpProxyConfig::default()))).await;
+    let (addr, _sd) = serve(TcpFrontend::new(
+        "fe",
+        tcp_proxy(be.clone(), TcpProxyConfig::default()),
+    ))
+    .await;
     let mut c = TcpStream::connect(addr).await.unwrap();
     let mut out = Vec::new();
     // Closed (cleanly or with a reset), never left hanging; what arrived is a prefix of
@@ -161,7 +186,11 @@ async fn server_dying_mid_stream_closes_the_client_and_counts() {
 
 #[tokio::test]
 async fn refused_connections_move_to_the_next_server() {
-    let dead = TcpListener::bind("127.0.0.1:0").await.unwrap().local_addr().unwrap();
+    let dead = TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap()
+        .local_addr()
+        .unwrap();
     let (live, _t) = echo(Some("live\n")).await;
     let be = backend("be", &[dead, live]);
     let cfg = TcpProxyConfig {
@@ -173,15 +202,29 @@ async fn refused_connections_move_to_the_next_server() {
     for _ in 0..4 {
         let mut c = TcpStream::connect(addr).await.unwrap();
         let mut buf = [0u8; 5];
-        tokio::time::timeout(Duration::from_secs(5), c.read_exact(&mut buf)).await.unwrap().unwrap();
+        tokio::time::timeout(Duration::from_secs(5), c.read_exact(&mut buf))
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(&buf, b"live\n");
     }
-    assert!(be.server("s1").unwrap().stats().connect_errors.load(Relaxed) >= 2);
+    assert!(
+        be.server("s1")
+            .unwrap()
+            .stats()
+            .connect_errors
+            .load(Relaxed)
+            >= 2
+    );
 }
 
 #[tokio::test]
 async fn all_servers_down_closes_promptly() {
-    let dead = TcpListener::bind("127.0.0.1:0").await.unwrap().local_addr().unwrap();
+    let dead = TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap()
+        .local_addr()
+        .unwrap();
     let cfg = TcpProxyConfig {
         retries: 1,
         redispatch: Redispatch::Every(1),
@@ -191,13 +234,18 @@ async fn all_servers_down_closes_promptly() {
     let (addr, _sd) = serve(TcpFrontend::new("fe", tcp_proxy(be.clone(), cfg))).await;
     let mut c = TcpStream::connect(addr).await.unwrap();
     let start = std::time::Instant::now();
-    let n = tokio::time::timeout(Duration::from_secs(3), c.read(&mut [0u8; 16])).await.unwrap();
+    let n = tokio::time::timeout(Duration::from_secs(3), c.read(&mut [0u8; 16]))
+        .await
+        .unwrap();
     assert!(matches!(n, Ok(0) | Err(_)));
     assert!(start.elapsed() < Duration::from_secs(2));
     // And with the server marked down, at once.
-    be.set_op_state("s1", lb::core::OpState::Down, "test").unwrap();
+    be.set_op_state("s1", lb::core::OpState::Down, "test")
+        .unwrap();
     let mut c = TcpStream::connect(addr).await.unwrap();
-    let n = tokio::time::timeout(Duration::from_millis(500), c.read(&mut [0u8; 16])).await.unwrap();
+    let n = tokio::time::timeout(Duration::from_millis(500), c.read(&mut [0u8; 16]))
+        .await
+        .unwrap();
     assert!(matches!(n, Ok(0) | Err(_)));
 }
 
@@ -210,13 +258,19 @@ async fn idle_sessions_time_out() {
             .timeout_server(Duration::from_millis(200)),
         ..TcpProxyConfig::default()
     };
-    let (addr, _sd) = serve(TcpFrontend::new("fe", tcp_proxy(backend("be", &[srv]), cfg))).await;
+    let (addr, _sd) = serve(TcpFrontend::new(
+        "fe",
+        tcp_proxy(backend("be", &[srv]), cfg),
+    ))
+    .await;
     let mut c = TcpStream::connect(addr).await.unwrap();
     c.write_all(b"x").await.unwrap();
     let mut b = [0u8; 1];
     c.read_exact(&mut b).await.unwrap();
     let start = std::time::Instant::now();
-    let n = tokio::time::timeout(Duration::from_secs(3), c.read(&mut b)).await.unwrap();
+    let n = tokio::time::timeout(Duration::from_secs(3), c.read(&mut b))
+        .await
+        .unwrap();
     assert!(matches!(n, Ok(0) | Err(_)));
     assert!(start.elapsed() >= Duration::from_millis(150));
 }
@@ -243,7 +297,7 @@ async fn proxy_protocol_in_and_out() {
         }
         lines
     });
-    for version in [SendProxy::V1, SendProxy::V2(Default::default())] {
+    for version in [SendProxy::V1, SendProxy::V2(Box::default())] {
         let cfg = TcpProxyConfig {
             send_proxy: version,
             ..TcpProxyConfig::default()
@@ -253,15 +307,25 @@ async fn proxy_protocol_in_and_out() {
         let (addr, _sd) = serve(fe).await;
         let mut c = TcpStream::connect(addr).await.unwrap();
         // The client claims to be 203.0.113.7:4242 talking to 198.51.100.1:443 (v2 in).
-        let header = ProxyHeader::v2("203.0.113.7:4242".parse().unwrap(), "198.51.100.1:443".parse().unwrap())
-            .to_bytes()
-            .unwrap();
+        let header = ProxyHeader::v2(
+            "203.0.113.7:4242".parse().unwrap(),
+            "198.51.100.1:443".parse().unwrap(),
+        )
+        .to_bytes()
+        .unwrap();
         c.write_all(&header).await.unwrap();
         c.write_all(b"hello").await.unwrap();
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let lines = tokio::time::timeout(Duration::from_secs(5), seen).await.unwrap().unwrap();
-    assert!(lines[0].starts_with(b"PROXY TCP4 203.0.113.7 198.51.100.1 4242 443\r\nhello"), "{:?}", String::from_utf8_lossy(&lines[0]));
+    let lines = tokio::time::timeout(Duration::from_secs(5), seen)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        lines[0].starts_with(b"PROXY TCP4 203.0.113.7 198.51.100.1 4242 443\r\nhello"),
+        "{:?}",
+        String::from_utf8_lossy(&lines[0])
+    );
     let parsed = lb::tcp::proxy_protocol::parse(&lines[1]).unwrap();
     match parsed {
         lb::tcp::proxy_protocol::Parsed::Complete { header, consumed } => {
@@ -282,7 +346,9 @@ async fn bad_proxy_header_is_dropped() {
     let (addr, _sd) = serve(fe).await;
     let mut c = TcpStream::connect(addr).await.unwrap();
     c.write_all(b"GET / HTTP/1.1\r\n\r\n").await.unwrap();
-    let n = tokio::time::timeout(Duration::from_secs(3), c.read(&mut [0u8; 16])).await.unwrap();
+    let n = tokio::time::timeout(Duration::from_secs(3), c.read(&mut [0u8; 16]))
+        .await
+        .unwrap();
     assert!(matches!(n, Ok(0) | Err(_)));
     assert_eq!(be.stats().total.load(Relaxed), 0);
     assert!(support::eventually(|| counters.errors.load(Relaxed) == 1).await);
@@ -323,13 +389,25 @@ async fn sni_routes_to_two_farms_and_ssh_to_a_third() {
         tcp_proxy(backend("ssh", &[ssh]), TcpProxyConfig::default()),
     ];
     let rules = ContentRules::new()
-        .rule(Condition::sni_eq("a.example.com"), InspectAction::UseBackend(0))
-        .rule(Condition::sni_ends_with(".b.example.com"), InspectAction::UseBackend(1))
+        .rule(
+            Condition::sni_eq("a.example.com"),
+            InspectAction::UseBackend(0),
+        )
+        .rule(
+            Condition::sni_ends_with(".b.example.com"),
+            InspectAction::UseBackend(1),
+        )
         .rule(Condition::ssh(), InspectAction::UseBackend(2))
-        .rule(Condition::sni_eq("blocked.example.com"), InspectAction::Reject);
+        .rule(
+            Condition::sni_eq("blocked.example.com"),
+            InspectAction::Reject,
+        );
     let fe = TcpFrontend::with_backends("fe", backends, Some(0))
         .content_rules(InspectOptions::new(Duration::from_secs(1)), rules)
-        .source_rules(vec![("192.0.2.0/24".parse().unwrap(), SourceAction::Reject)]);
+        .source_rules(vec![(
+            "192.0.2.0/24".parse().unwrap(),
+            SourceAction::Reject,
+        )]);
     let (addr, _sd) = serve(fe).await;
     for (first, want) in [
         (client_hello("a.example.com"), "farm-a\n"),
@@ -339,15 +417,25 @@ async fn sni_routes_to_two_farms_and_ssh_to_a_third() {
         let mut c = TcpStream::connect(addr).await.unwrap();
         c.write_all(&first).await.unwrap();
         let mut buf = vec![0u8; want.len()];
-        tokio::time::timeout(Duration::from_secs(5), c.read_exact(&mut buf)).await.unwrap().unwrap();
+        tokio::time::timeout(Duration::from_secs(5), c.read_exact(&mut buf))
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(String::from_utf8_lossy(&buf), want);
         // The inspected bytes reach the server intact (the echo sends them back).
         let mut back = vec![0u8; first.len()];
-        tokio::time::timeout(Duration::from_secs(5), c.read_exact(&mut back)).await.unwrap().unwrap();
+        tokio::time::timeout(Duration::from_secs(5), c.read_exact(&mut back))
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(back, first);
     }
     let mut c = TcpStream::connect(addr).await.unwrap();
-    c.write_all(&client_hello("blocked.example.com")).await.unwrap();
-    let n = tokio::time::timeout(Duration::from_secs(3), c.read(&mut [0u8; 16])).await.unwrap();
+    c.write_all(&client_hello("blocked.example.com"))
+        .await
+        .unwrap();
+    let n = tokio::time::timeout(Duration::from_secs(3), c.read(&mut [0u8; 16]))
+        .await
+        .unwrap();
     assert!(matches!(n, Ok(0) | Err(_)), "rejected");
 }

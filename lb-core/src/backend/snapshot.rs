@@ -8,7 +8,7 @@ use tokio::time::Instant;
 
 use crate::select::hash::{bounded_load_cap, HashMethod, Ring};
 use crate::select::least_conn::LeastConn;
-use crate::select::map::smooth_map;
+use crate::select::map::{smooth_map, Flavor};
 use crate::select::{Algorithm, BalanceConfig, RequestKey, Unavailable};
 use crate::server::{Server, ServerId};
 
@@ -147,7 +147,10 @@ impl Snapshot {
                     },
                 )))
             }
-            _ => Table::Map(smooth_map(&weights).into_boxed_slice()),
+            Algorithm::RoundRobin => {
+                Table::Map(smooth_map(&weights, Flavor::Smooth).into_boxed_slice())
+            }
+            _ => Table::Map(smooth_map(&weights, Flavor::Haproxy).into_boxed_slice()),
         };
         Snapshot {
             name: p.name,

@@ -49,7 +49,11 @@ impl StrMatch {
         };
         match self {
             StrMatch::Str(p) => eq(sample, p),
-            StrMatch::Beg(p) => sample.len() >= p.len() && sample.is_char_boundary(p.len()) && eq(&sample[..p.len()], p),
+            StrMatch::Beg(p) => {
+                sample.len() >= p.len()
+                    && sample.is_char_boundary(p.len())
+                    && eq(&sample[..p.len()], p)
+            }
             StrMatch::End(p) => {
                 sample.len() >= p.len()
                     && sample.is_char_boundary(sample.len() - p.len())
@@ -57,7 +61,9 @@ impl StrMatch {
             }
             StrMatch::Sub(p) => {
                 if ignore_case {
-                    sample.to_ascii_lowercase().contains(&p.to_ascii_lowercase())
+                    sample
+                        .to_ascii_lowercase()
+                        .contains(&p.to_ascii_lowercase())
                 } else {
                     sample.contains(p.as_str())
                 }

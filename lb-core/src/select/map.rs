@@ -36,11 +36,71 @@ impl PartialOrd for Slot {
     }
 }
 
-/// Builds a smooth weighted sequence of indices into `weights`: index `i` appears
-/// `weights[i] / gcd` times, spread evenly (stride scheduling, ties in index order), so
-/// equal weights give `0, 1, 2, ...` and `[5, 1, 1]` gives `0 0 1 0 0 2 0`-like
-/// interleavings rather than runs. Zero weights never appear.
-pub(crate) fn smooth_map(weights: &[u32]) -> Vec<u32> {
+/// Above this many steps (servers x map length), the map is built by stride scheduling
+/// instead of HAProxy's exact quadratic algorithm.
+const MAX_EXACT_WORK: u64 = 4 << 20;
+
+/// How a map interleaves servers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Flavor {
+    /// HAProxy's static map (lb_map.c): each slot, every server adds its weight to a
+    /// score, the highest `(score + total) / total` wins (first declared on ties) and loses
+    /// `total`. Map-based hashing then sends a key to the same server as HAProxy does.
+    /// `[5, 1, 1]` gives `0 0 0 1 0 0 2`.
+    Haproxy,
+    /// Smooth weighted round robin (the highest running score wins, exact rather than
+    /// quantized): `[5, 1, 1]` gives `0 0 1 0 2 0 0`. Used by roundrobin.
+    Smooth,
+}
+
+/// Builds a weighted sequence of indices into `weights`: index `i` appears
+/// `weights[i] / gcd` times; equal weights give `0, 1, 2, ...`; zero weights never appear.
+///
+/// Both flavors cost servers x slots; past [`MAX_EXACT_WORK`] an O(slots log servers)
+/// stride schedule with the same counts is used instead.
+pub(crate) fn smooth_map(weights: &[u32], flavor: Flavor) -> Vec<u32> {
+    let g = weights
+        .iter()
+        .copied()
+        .filter(|&w| w > 0)
+        .fold(0, gcd)
+        .max(1);
+    let ws: Vec<i64> = weights.iter().map(|&w| i64::from(w / g)).collect();
+    let total: i64 = ws.iter().sum();
+    let live = ws.iter().filter(|&&w| w > 0).count() as u64;
+    if total as u64 <= MAX_MAP && live * total as u64 <= MAX_EXACT_WORK {
+        return scored_map(&ws, total, flavor);
+    }
+    stride_map(weights)
+}
+
+fn scored_map(ws: &[i64], total: i64, flavor: Flavor) -> Vec<u32> {
+    let mut score = vec![0i64; ws.len()];
+    let mut out = Vec::with_capacity(total as usize);
+    for _ in 0..total {
+        let mut best: Option<(usize, i64)> = None;
+        for (i, &w) in ws.iter().enumerate() {
+            if w == 0 {
+                continue;
+            }
+            score[i] += w;
+            let v = match flavor {
+                Flavor::Haproxy => (score[i] + total) / total,
+                Flavor::Smooth => score[i],
+            };
+            if best.is_none_or(|(_, max)| v > max) {
+                best = Some((i, v));
+            }
+        }
+        let Some((b, _)) = best else { break };
+        out.push(b as u32);
+        score[b] -= total;
+    }
+    out
+}
+
+/// Stride scheduling: each appearance at the midpoint of its share of the cycle.
+fn stride_map(weights: &[u32]) -> Vec<u32> {
     let g = weights
         .iter()
         .copied()
@@ -86,32 +146,39 @@ mod tests {
 
     #[test]
     fn equal_weights_follow_declaration_order() {
-        assert_eq!(smooth_map(&[1, 1, 1, 1]), vec![0, 1, 2, 3]);
-        assert_eq!(smooth_map(&[16, 16, 16]), vec![0, 1, 2]);
+        for f in [Flavor::Haproxy, Flavor::Smooth] {
+            assert_eq!(smooth_map(&[1, 1, 1, 1], f), vec![0, 1, 2, 3]);
+            assert_eq!(smooth_map(&[16, 16, 16], f), vec![0, 1, 2]);
+        }
     }
 
     #[test]
     fn weights_are_interleaved() {
-        let m = smooth_map(&[2, 1]);
-        assert_eq!(m, vec![0, 1, 0]);
-        let m = smooth_map(&[5, 1, 1]);
-        assert_eq!(m.len(), 7);
-        assert_eq!(m.iter().filter(|&&i| i == 0).count(), 5);
+        assert_eq!(smooth_map(&[2, 1], Flavor::Haproxy), vec![0, 0, 1]);
+        assert_eq!(smooth_map(&[5, 1, 1], Flavor::Haproxy), vec![0, 0, 0, 1, 0, 0, 2]);
+        assert_eq!(smooth_map(&[2, 1], Flavor::Smooth), vec![0, 1, 0]);
+        let m = smooth_map(&[5, 1, 1], Flavor::Smooth);
+        assert_eq!(m, vec![0, 0, 1, 0, 2, 0, 0]);
         // never three of server 0 in a row
         assert!(!m.windows(3).any(|w| w.iter().all(|&i| i == 0)));
+        // The stride fallback keeps the counts.
+        let st = stride_map(&[5, 1, 1]);
+        assert_eq!(st.iter().filter(|&&i| i == 0).count(), 5);
     }
 
     #[test]
     fn zero_weights_never_appear() {
-        assert_eq!(smooth_map(&[0, 3, 0]), vec![1]);
-        assert!(smooth_map(&[0, 0]).is_empty());
-        assert!(smooth_map(&[]).is_empty());
+        for f in [Flavor::Haproxy, Flavor::Smooth] {
+            assert_eq!(smooth_map(&[0, 3, 0], f), vec![1]);
+            assert!(smooth_map(&[0, 0], f).is_empty());
+            assert!(smooth_map(&[], f).is_empty());
+        }
     }
 
     #[test]
     fn huge_maps_are_scaled() {
         let ws: Vec<u32> = (0..1000).map(|i| 4096 - i).collect();
-        let m = smooth_map(&ws);
+        let m = smooth_map(&ws, Flavor::Smooth);
         assert!(m.len() as u64 <= MAX_MAP + 1000);
         let mut seen = vec![false; 1000];
         for &i in &m {
@@ -123,7 +190,7 @@ mod tests {
     proptest! {
         #[test]
         fn counts_match_weights(ws in prop::collection::vec(0u32..50, 1..20)) {
-            let m = smooth_map(&ws);
+            let m = smooth_map(&ws, Flavor::Smooth);
             let g = ws.iter().copied().filter(|&w| w > 0).fold(0, gcd).max(1);
             for (i, &w) in ws.iter().enumerate() {
                 let n = m.iter().filter(|&&x| x as usize == i).count() as u32;
@@ -133,7 +200,7 @@ mod tests {
 
         #[test]
         fn equal_weights_never_repeat(n in 1usize..50, w in 1u32..20) {
-            let m = smooth_map(&vec![w; n]);
+            let m = smooth_map(&vec![w; n], Flavor::Smooth);
             // cycling the map never gives the same server twice in a row unless alone
             if n > 1 {
                 for i in 0..m.len() {

@@ -2,7 +2,7 @@
 //! connection, with HAProxy's `http-reuse` modes.
 //!
 //! A connection goes back to the idle pool only after its response body ended cleanly
-//! (see [`ProxyBody`](crate::body::ProxyBody)); one left in an unknown state (body dropped
+//! (see [`ProxyBody`]); one left in an unknown state (body dropped
 //! early, error) is closed. Idle connections are taken newest first, checked with
 //! `ready()` (a connection the server closed fails it and is discarded), and dropped after
 //! the idle timeout.
@@ -215,8 +215,6 @@ where
         }
     }
 
-
-
     /// Takes an idle connection the policy allows, newest first.
     fn take_idle(&self, hint: ReuseHint) -> Option<(http1::SendRequest<ProxyBody>, bool)> {
         let allow_any = match self.cfg.reuse {
@@ -228,10 +226,9 @@ where
         let now = Instant::now();
         let mut idle = self.lock_idle();
         // Expired ones are at the front (oldest first).
-        while idle
-            .front()
-            .is_some_and(|i| now.duration_since(i.since) >= self.cfg.idle_timeout || i.conn.is_closed())
-        {
+        while idle.front().is_some_and(|i| {
+            now.duration_since(i.since) >= self.cfg.idle_timeout || i.conn.is_closed()
+        }) {
             idle.pop_front();
         }
         if allow_any {
@@ -408,11 +405,13 @@ impl<C> Conn<C> {
     }
 }
 
+type PoolEntry<C> = (Arc<Server>, Arc<ServerPool<C>>);
+
 /// Keeps one [`ServerPool`] per server, created on first use.
 pub struct Pools<C> {
     connect: C,
     cfg: Arc<PoolConfig>,
-    pools: Mutex<Vec<(Arc<Server>, Arc<ServerPool<C>>)>>,
+    pools: Mutex<Vec<PoolEntry<C>>>,
 }
 
 impl<C> fmt::Debug for Pools<C> {
@@ -449,7 +448,11 @@ where
         }
         // Forget pools of servers nobody else holds (removed from their backend).
         pools.retain(|(s, _)| Arc::strong_count(s) > 2);
-        let p = Arc::new(ServerPool::new(server.clone(), self.connect.clone(), self.cfg.clone()));
+        let p = Arc::new(ServerPool::new(
+            server.clone(),
+            self.connect.clone(),
+            self.cfg.clone(),
+        ));
         pools.push((server.clone(), p.clone()));
         p
     }

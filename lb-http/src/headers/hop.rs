@@ -269,7 +269,7 @@ mod tests {
         ]);
         strip_hop_by_hop(&mut headers);
         let names: Vec<&str> = headers.keys().map(HeaderName::as_str).collect();
-        assert_eq!(names, ["trailer", "host", "content-type"]);
+        assert_eq!(names, ["host", "content-type", "trailer"]);
     }
 
     #[test]
@@ -314,7 +314,13 @@ mod tests {
         ] {
             assert!(is_hop_by_hop(&HeaderName::from_static(name)), "{name}");
         }
-        for name in ["host", "content-length", "proxy-authorization", "trailer", "trailers"] {
+        for name in [
+            "host",
+            "content-length",
+            "proxy-authorization",
+            "trailer",
+            "trailers",
+        ] {
             assert!(!is_hop_by_hop(&HeaderName::from_static(name)), "{name}");
         }
     }

@@ -186,7 +186,11 @@ where
     fn call(&mut self, mut req: Request<Incoming>) -> Self::Future {
         let start = Instant::now();
         let info = req.extensions().get::<Arc<ConnInfo>>().cloned();
-        let hint = req.extensions().get::<ReuseHint>().copied().unwrap_or_default();
+        let hint = req
+            .extensions()
+            .get::<ReuseHint>()
+            .copied()
+            .unwrap_or_default();
         let cfg = self.cfg.clone();
         let mut trace = Trace {
             accepted: info.as_ref().map_or_else(SystemTime::now, |i| i.accepted),
@@ -212,7 +216,8 @@ where
         // Upgrades (WebSocket, any 101) and CONNECT keep their hop-by-hop signalling.
         let upgrade = headers::upgrade_request(req.headers());
         let is_connect = req.method() == Method::CONNECT;
-        let client_upgrade = (upgrade.is_some() || is_connect).then(|| hyper::upgrade::on(&mut req));
+        let client_upgrade =
+            (upgrade.is_some() || is_connect).then(|| hyper::upgrade::on(&mut req));
         let (mut parts, body) = req.into_parts();
         let from = parts.version;
         let to = match self.pools.config().proto {
@@ -315,18 +320,24 @@ where
                             stats.redispatches.fetch_add(1, Relaxed);
                             drop(guard);
                             trace.redispatched = true;
-                            let admit = backend.admit(&RequestKey::new().avoid(avoid), Instant::now());
+                            let admit =
+                                backend.admit(&RequestKey::new().avoid(avoid), Instant::now());
                             guard = match admit.await {
                                 Ok(g) => g,
                                 Err(_) => {
                                     emit(cfg.log, &trace, 503, 0, TerminationState::no_server());
-                                    return Ok(cfg.errors.response(StatusCode::SERVICE_UNAVAILABLE));
+                                    return Ok(cfg
+                                        .errors
+                                        .response(StatusCode::SERVICE_UNAVAILABLE));
                                 }
                             };
                         } else {
                             // HAProxy waits min(timeout connect, 1s) before retrying the
                             // same server.
-                            tokio::time::sleep(lb_core::retry_delay(pools.config().connect_timeout)).await;
+                            tokio::time::sleep(lb_core::retry_delay(
+                                pools.config().connect_timeout,
+                            ))
+                            .await;
                         }
                         continue;
                     }
@@ -338,7 +349,13 @@ where
                         Ok(r) => r,
                         Err(_) => {
                             guard.server().stats().response_errors.fetch_add(1, Relaxed);
-                            emit(cfg.log, &trace, 504, 0, TerminationState::server_timeout_headers());
+                            emit(
+                                cfg.log,
+                                &trace,
+                                504,
+                                0,
+                                TerminationState::server_timeout_headers(),
+                            );
                             return Ok(cfg.errors.response(StatusCode::GATEWAY_TIMEOUT));
                         }
                     },
@@ -346,14 +363,22 @@ where
                 };
                 match result {
                     Ok(resp) => break (resp, conn),
-                    Err(SendError::Request { request: Some(r), .. }) => {
+                    Err(SendError::Request {
+                        request: Some(r), ..
+                    }) => {
                         // Nothing was sent (a pooled connection died): replay at once.
                         request = *r;
                     }
                     Err(e) => {
                         tracing::debug!(error = %e, server = guard.server().name(), "request failed");
                         guard.server().stats().response_errors.fetch_add(1, Relaxed);
-                        emit(cfg.log, &trace, 502, 0, TerminationState::server_closed_headers());
+                        emit(
+                            cfg.log,
+                            &trace,
+                            502,
+                            0,
+                            TerminationState::server_closed_headers(),
+                        );
                         return Ok(cfg.errors.response(StatusCode::BAD_GATEWAY));
                     }
                 }
@@ -371,7 +396,13 @@ where
                 // The upgraded connection leaves the pool for good.
                 drop(conn);
                 upgrade::spawn_tunnel(client_upgrade, server_upgrade, cfg.timeout_tunnel, guard);
-                emit(cfg.log, &trace, status.as_u16(), 0, TerminationState::normal());
+                emit(
+                    cfg.log,
+                    &trace,
+                    status.as_u16(),
+                    0,
+                    TerminationState::normal(),
+                );
                 return Ok(Response::from_parts(rparts, ProxyBody::empty()));
             }
 

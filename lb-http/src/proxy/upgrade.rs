@@ -8,7 +8,6 @@ use hyper_util::rt::TokioIo;
 
 use lb_core::InFlight;
 
-
 /// Spawns the tunnel; it holds the server slot until it ends. `timeout` is the tunnel
 /// inactivity timeout.
 pub(super) fn spawn_tunnel(
@@ -31,7 +30,10 @@ pub(super) fn spawn_tunnel(
         let copy = tokio::io::copy_bidirectional(&mut client, &mut server);
         let r = match timeout {
             Some(t) => tokio::time::timeout(t, copy).await.unwrap_or_else(|_| {
-                Err(std::io::Error::new(std::io::ErrorKind::TimedOut, "tunnel timeout"))
+                Err(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    "tunnel timeout",
+                ))
             }),
             None => copy.await,
         };

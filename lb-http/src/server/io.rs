@@ -146,7 +146,11 @@ impl<I: AsyncRead + AsyncWrite> TimedIo<I> {
                     .or(this.timeouts.client)
                     .map(|t| now + t),
                 ACTIVE => this.timeouts.client.map(|t| now + t),
-                _ => this.timeouts.http_request.or(this.timeouts.client).map(|t| now + t),
+                _ => this
+                    .timeouts
+                    .http_request
+                    .or(this.timeouts.client)
+                    .map(|t| now + t),
             };
         }
         phase

@@ -126,7 +126,9 @@ where
         .keep_alive(true)
         .half_close(false)
         .writev(true);
-    builder.http2().max_header_list_size(cfg.max_head_size as u32);
+    builder
+        .http2()
+        .max_header_list_size(cfg.max_head_size as u32);
     if !cfg.http2 {
         builder = builder.http1_only();
     }
@@ -185,7 +187,9 @@ struct PerRequest<S> {
 
 impl<S> fmt::Debug for PerRequest<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PerRequest").field("info", &self.info).finish()
+        f.debug_struct("PerRequest")
+            .field("info", &self.info)
+            .finish()
     }
 }
 

@@ -42,8 +42,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use lb_core::{
-    Address, Backend, BoxError, InFlight, QueueFull, QueueTimeout, Redispatch, RequestKey,
-    Server,
+    Address, Backend, BoxError, InFlight, QueueFull, QueueTimeout, Redispatch, RequestKey, Server,
 };
 use tokio::io::AsyncWriteExt;
 use tokio::time::Instant;
@@ -62,7 +61,7 @@ pub enum SendProxy {
     /// Version 1 (text).
     V1,
     /// Version 2 (binary) with these TLVs (the SNI becomes the authority TLV when set).
-    V2(Tlvs),
+    V2(Box<Tlvs>),
 }
 
 /// Settings of a TCP backend, with HAProxy's defaults.
@@ -150,6 +149,9 @@ pub struct TcpSession {
     pub outcome: Option<Outcome>,
 }
 
+/// The future of [`TcpProxy::into_handler`]'s service.
+pub type HandlerFuture = Pin<Box<dyn Future<Output = Result<(), BoxError>> + Send>>;
+
 /// Byte counters of a frontend or any other aggregate.
 #[derive(Debug, Default)]
 pub struct ByteCounters {
@@ -236,12 +238,8 @@ where
     /// accepted connection and logs its session at debug level.
     pub fn into_handler(
         self,
-    ) -> impl Service<
-        (Stream, Peer),
-        Response = (),
-        Error = BoxError,
-        Future = Pin<Box<dyn Future<Output = Result<(), BoxError>> + Send>>,
-    > + Clone
+    ) -> impl Service<(Stream, Peer), Response = (), Error = BoxError, Future = HandlerFuture>
+           + Clone
            + Send
            + 'static
     where
@@ -253,7 +251,7 @@ where
                 let session = proxy.proxy(Connection::new(io, &peer)).await;
                 tracing::debug!(target: "lb::access", backend = %session.backend, server = ?session.server, termination = session.termination, bytes_in = session.bytes_in, bytes_out = session.bytes_out, "tcp session");
                 Ok::<(), BoxError>(())
-            }) as Pin<Box<dyn Future<Output = Result<(), BoxError>> + Send>>
+            }) as HandlerFuture
         })
     }
 
@@ -353,10 +351,9 @@ where
         session.connect_time = Some(connect_start.elapsed());
 
         let outcome = self.forward_session(conn, &mut server_io, &guard).await;
-        if matches!(
-            outcome.termination,
-            crate::forward::Termination::ServerError(_) | crate::forward::Termination::ServerTimeout
-        ) {
+        if outcome.termination.side() == Some(crate::forward::Side::Server)
+            && !outcome.termination.is_normal()
+        {
             // eresp: the server failed mid-session.
             guard.server().stats().response_errors.fetch_add(1, Relaxed);
         }
@@ -373,14 +370,19 @@ where
         let addr = (*server.address()).clone();
         let fut = self.connect.clone().oneshot(addr);
         match self.cfg.connect_timeout {
-            Some(t) => tokio::time::timeout(t, fut)
-                .await
-                .unwrap_or_else(|_| Err(io::Error::new(io::ErrorKind::TimedOut, "connect timeout"))),
+            Some(t) => tokio::time::timeout(t, fut).await.unwrap_or_else(|_| {
+                Err(io::Error::new(io::ErrorKind::TimedOut, "connect timeout"))
+            }),
             None => fut.await,
         }
     }
 
-    async fn forward_session(&self, conn: Connection, server_io: &mut Stream, guard: &InFlight) -> Outcome {
+    async fn forward_session(
+        &self,
+        conn: Connection,
+        server_io: &mut Stream,
+        guard: &InFlight,
+    ) -> Outcome {
         let meters = Meters {
             server: guard.server(),
             frontend: &self.counters,
@@ -399,7 +401,7 @@ where
                 SendProxy::Off => None,
                 SendProxy::V1 => Some(ProxyHeader::v1(src, dst)),
                 SendProxy::V2(tlvs) => {
-                    let mut tlvs = tlvs.clone();
+                    let mut tlvs = (**tlvs).clone();
                     if tlvs.authority.is_none() {
                         tlvs.authority = sni;
                     }
@@ -433,7 +435,8 @@ where
 {
     type Response = TcpSession;
     type Error = std::convert::Infallible;
-    type Future = Pin<Box<dyn Future<Output = Result<TcpSession, std::convert::Infallible>> + Send>>;
+    type Future =
+        Pin<Box<dyn Future<Output = Result<TcpSession, std::convert::Infallible>> + Send>>;
 
     fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         Poll::Ready(Ok(()))

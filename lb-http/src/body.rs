@@ -13,6 +13,9 @@ use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 use hyper::body::Incoming;
 use pin_project_lite::pin_project;
+use std::sync::Arc;
+
+use crate::server::ConnState;
 
 use lb_core::BoxError;
 
@@ -54,11 +57,15 @@ pin_project! {
         kind: Kind,
         bytes: u64,
         done: Option<Box<dyn OnComplete>>,
+        conn: Option<Arc<ConnState>>,
     }
 
     impl PinnedDrop for ProxyBody {
         fn drop(this: Pin<&mut Self>) {
             let this = this.project();
+            if let Some(conn) = this.conn.take() {
+                conn.request_finished();
+            }
             if let Some(done) = this.done.take() {
                 // hyper stops polling once a body reports its end (a Content-Length body
                 // after its last byte): that is a clean end too.
@@ -106,6 +113,7 @@ impl ProxyBody {
             kind,
             bytes: 0,
             done: None,
+            conn: None,
         }
     }
 
@@ -148,6 +156,13 @@ impl ProxyBody {
                 Box::new(hook).complete(end);
             }),
         });
+        self
+    }
+
+    /// Marks the end of this response on its client connection's state (no allocation:
+    /// the frontend uses it for every response).
+    pub(crate) fn finish_on(mut self, conn: Arc<ConnState>) -> Self {
+        self.conn = Some(conn);
         self
     }
 

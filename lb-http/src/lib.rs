@@ -12,4 +12,7 @@ pub mod errors;
 pub mod headers;
 pub mod log;
 pub mod proxy;
+pub mod serve;
 pub mod server;
+
+pub use serve::serve;

@@ -100,7 +100,7 @@ async fn proxy(servers: &[SocketAddr], opts: Opts) -> Proxy {
                     accepted: SystemTime::now(),
                     tls: false,
                 };
-                let _ = serve_connection(io, info, &fe, svc, std::future::pending()).await;
+                let _ = serve_connection(io, info, &fe, &svc, std::future::pending()).await;
             });
         }
     });

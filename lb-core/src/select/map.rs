@@ -155,7 +155,10 @@ mod tests {
     #[test]
     fn weights_are_interleaved() {
         assert_eq!(smooth_map(&[2, 1], Flavor::Haproxy), vec![0, 0, 1]);
-        assert_eq!(smooth_map(&[5, 1, 1], Flavor::Haproxy), vec![0, 0, 0, 1, 0, 0, 2]);
+        assert_eq!(
+            smooth_map(&[5, 1, 1], Flavor::Haproxy),
+            vec![0, 0, 0, 1, 0, 0, 2]
+        );
         assert_eq!(smooth_map(&[2, 1], Flavor::Smooth), vec![0, 1, 0]);
         let m = smooth_map(&[5, 1, 1], Flavor::Smooth);
         assert_eq!(m, vec![0, 0, 1, 0, 2, 0, 0]);

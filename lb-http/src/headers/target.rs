@@ -141,6 +141,22 @@ pub fn normalize_request_target(
     to: Version,
     scheme: Scheme,
 ) -> Result<(), TargetError> {
+    // Fast path, the common case: HTTP/1 to HTTP/1 in origin form. Only Host needs
+    // checking; nothing is rewritten.
+    if is_h1(from)
+        && is_h1(to)
+        && parts.method != Method::CONNECT
+        && parts.uri.scheme().is_none()
+        && parts.uri.authority().is_none()
+        && parts.uri.path() != "*"
+    {
+        if let Some(value) = single_host(&mut parts.headers)? {
+            if !value.is_empty() {
+                check_host(value.as_bytes())?;
+            }
+        }
+        return Ok(());
+    }
     let host = single_host(&mut parts.headers)?;
     let host_authority = match &host {
         Some(value) if !value.is_empty() => Some(parse_host(value)?),
@@ -252,6 +268,46 @@ fn parse_host(value: &HeaderValue) -> Result<Authority, TargetError> {
     }
     port_of(authority.as_str()).map_err(|_| TargetError::InvalidHost)?;
     Ok(authority)
+}
+
+/// Validates a `Host` value as [`parse_host`] does, without building an [`Authority`]:
+/// RFC 3986 authority characters (reg-name, IP literal in brackets), no userinfo, a
+/// numeric port that fits 16 bits.
+fn check_host(value: &[u8]) -> Result<(), TargetError> {
+    let ok = |b: u8| {
+        b.is_ascii_alphanumeric()
+            || matches!(
+                b,
+                b'-' | b'.'
+                    | b'_'
+                    | b'~'
+                    | b'%'
+                    | b'!'
+                    | b'$'
+                    | b'&'
+                    | b'\''
+                    | b'('
+                    | b')'
+                    | b'*'
+                    | b'+'
+                    | b','
+                    | b';'
+                    | b'='
+                    | b':'
+                    | b'['
+                    | b']'
+            )
+    };
+    if !value.iter().all(|&b| ok(b)) {
+        return Err(TargetError::InvalidHost);
+    }
+    // All bytes are ASCII here.
+    let s = std::str::from_utf8(value).map_err(|_| TargetError::InvalidHost)?;
+    if s.starts_with('[') != s.contains(']') {
+        return Err(TargetError::InvalidHost);
+    }
+    port_of(s).map_err(|_| TargetError::InvalidHost)?;
+    Ok(())
 }
 
 /// Rejects userinfo and bad ports in a target's authority.

@@ -25,14 +25,14 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::Instant;
 use tower::Service;
 
-use lb_core::{Address, Backend, NoServerAvailable, QueueFull, QueueTimeout, RequestKey};
+use lb_core::{Address, Backend, QueueFull, QueueTimeout, RequestKey};
 
 use crate::body::{BodyEnd, ProxyBody};
 use crate::client::{Pools, ReuseHint, SendError, ServerProto};
 use crate::errors::ErrorPages;
 use crate::headers::{self, ForwardedOptions, Scheme};
 use crate::log::{LogRecord, ServerName, TerminationState};
-use crate::server::ConnInfo;
+use crate::server::{ConnContext, NewConnService};
 
 pub use lb_core::Redispatch;
 
@@ -72,6 +72,8 @@ impl Default for ProxyConfig {
 /// The reverse proxy of one backend, as a `Service<Request<Incoming>>` that always answers.
 pub struct HttpProxy<C> {
     backend: Backend,
+    name: Arc<str>,
+    conn: Option<ConnContext>,
     pools: Arc<Pools<C>>,
     cfg: Arc<ProxyConfig>,
 }
@@ -80,6 +82,8 @@ impl<C> Clone for HttpProxy<C> {
     fn clone(&self) -> Self {
         HttpProxy {
             backend: self.backend.clone(),
+            name: self.name.clone(),
+            conn: self.conn.clone(),
             pools: self.pools.clone(),
             cfg: self.cfg.clone(),
         }
@@ -104,6 +108,8 @@ where
     /// A proxy to `backend` through `pools`.
     pub fn new(backend: Backend, pools: Arc<Pools<C>>, cfg: ProxyConfig) -> Self {
         HttpProxy {
+            name: Arc::from(backend.name()),
+            conn: None,
             backend,
             pools,
             cfg: Arc::new(cfg),
@@ -113,6 +119,27 @@ where
     /// The backend.
     pub fn backend(&self) -> &Backend {
         &self.backend
+    }
+
+    /// This proxy, serving the client connection `ctx` (addresses for logs and
+    /// forwarding headers, request count for the reuse policy).
+    pub fn for_connection(&self, ctx: &ConnContext) -> Self {
+        let mut p = self.clone();
+        p.conn = Some(ctx.clone());
+        p
+    }
+}
+
+impl<C, IO> NewConnService for HttpProxy<C>
+where
+    C: Service<Address, Response = IO, Error = io::Error> + Clone + Send + Sync + 'static,
+    C::Future: Send,
+    IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    type Service = HttpProxy<C>;
+
+    fn new_conn_service(&self, ctx: &ConnContext) -> Self::Service {
+        self.for_connection(ctx)
     }
 }
 
@@ -185,12 +212,10 @@ where
 
     fn call(&mut self, mut req: Request<Incoming>) -> Self::Future {
         let start = Instant::now();
-        let info = req.extensions().get::<Arc<ConnInfo>>().cloned();
-        let hint = req
-            .extensions()
-            .get::<ReuseHint>()
-            .copied()
-            .unwrap_or_default();
+        let info = self.conn.as_ref().map(|c| c.info.clone());
+        let hint = ReuseHint {
+            first: self.conn.as_ref().is_some_and(|c| c.state.requests() == 1),
+        };
         let cfg = self.cfg.clone();
         let mut trace = Trace {
             accepted: info.as_ref().map_or_else(SystemTime::now, |i| i.accepted),
@@ -199,7 +224,7 @@ where
             frontend: info
                 .as_ref()
                 .map_or_else(|| Arc::from("-"), |i| i.frontend.clone()),
-            backend: Arc::from(self.backend.name()),
+            backend: self.name.clone(),
             request_line: if cfg.log {
                 format!("{} {} {:?}", req.method(), req.uri(), req.version())
             } else {
@@ -285,19 +310,19 @@ where
                     } else {
                         TerminationState::no_server()
                     };
-                    let _ = e.is::<NoServerAvailable>();
                     emit(cfg.log, &trace, 503, 0, term);
                     return Ok(cfg.errors.response(StatusCode::SERVICE_UNAVAILABLE));
                 }
             };
             if queued {
-                trace.queued_at = Some(Instant::now());
+                trace.queued_at = cfg.log.then(Instant::now);
             } else {
                 trace.queued_at = Some(start);
             }
             let mut request = Request::from_parts(parts, ProxyBody::incoming(body));
             let mut attempt = 0u32;
-            let connect_start = Instant::now();
+            // Timers only matter for the log line: no clock reads otherwise.
+            let connect_start = cfg.log.then(Instant::now);
             let (resp, conn) = loop {
                 trace.server = Some(guard.server().name_arc().clone());
                 let pool = pools.get(guard.server());
@@ -342,7 +367,7 @@ where
                         continue;
                     }
                 };
-                trace.connect_ms = Some(ms(connect_start.elapsed()));
+                trace.connect_ms = connect_start.map(|t| ms(t.elapsed()));
                 let sent = conn.send(request);
                 let result = match cfg.timeout_server {
                     Some(t) => match tokio::time::timeout(t, sent).await {
@@ -383,7 +408,7 @@ where
                     }
                 }
             };
-            trace.response_ms = Some(ms(connect_start.elapsed()));
+            trace.response_ms = connect_start.map(|t| ms(t.elapsed()));
             let status = resp.status();
             let (mut rparts, rbody) = resp.into_parts();
 

@@ -3,6 +3,7 @@
 //! timeouts and limits, and a per-request tower service.
 
 mod io;
+mod signal;
 
 use std::convert::Infallible;
 use std::fmt;
@@ -21,7 +22,7 @@ use tower::Service;
 
 pub use io::{ConnState, IoTimeouts, TimedIo};
 
-use crate::body::{BodyEnd, ProxyBody};
+use crate::body::ProxyBody;
 use crate::errors::ErrorPages;
 
 /// Limits and timeouts of an HTTP frontend, with HAProxy's defaults.
@@ -71,7 +72,7 @@ impl FrontendConfig {
     }
 }
 
-/// What a request knows about its connection (in the request's extensions).
+/// What a request knows about its connection.
 #[derive(Clone, Debug)]
 pub struct ConnInfo {
     /// The client address (after PROXY protocol, if any).
@@ -86,23 +87,57 @@ pub struct ConnInfo {
     pub tls: bool,
 }
 
+/// A client connection's context, handed to the per-connection service factory.
+#[derive(Clone, Debug)]
+pub struct ConnContext {
+    /// Addresses, frontend, TLS.
+    pub info: Arc<ConnInfo>,
+    /// Request counting and the phase of the connection.
+    pub state: Arc<ConnState>,
+}
+
+/// Builds the request service of one client connection.
+///
+/// Connection facts travel in the service rather than in each request's extensions (an
+/// extension map costs several allocations per request). Closures
+/// `Fn(&ConnContext) -> S` implement it; [`HttpProxy`](crate::proxy::HttpProxy) does too.
+pub trait NewConnService {
+    /// The per-connection service.
+    type Service;
+
+    /// The service for the connection described by `ctx`.
+    fn new_conn_service(&self, ctx: &ConnContext) -> Self::Service;
+}
+
+impl<F, S> NewConnService for F
+where
+    F: Fn(&ConnContext) -> S,
+{
+    type Service = S;
+
+    fn new_conn_service(&self, ctx: &ConnContext) -> S {
+        self(ctx)
+    }
+}
+
 /// Serves one client connection until it ends or `shutdown` resolves (then gracefully:
 /// HTTP/1 closes after the response in flight, HTTP/2 sends GOAWAY).
 ///
-/// `service` is called once per request with [`ConnInfo`] in the request's extensions; it
-/// answers every request (errors become responses before they reach hyper).
+/// `make` builds the connection's service, which is called once per request; it answers
+/// every request (errors become responses before they reach hyper).
 ///
 /// # Errors
 /// The connection's I/O or protocol error, for logging; the client connection is closed.
-pub async fn serve_connection<I, S>(
+pub async fn serve_connection<I, M, S>(
     io: I,
     info: ConnInfo,
     cfg: &FrontendConfig,
-    service: S,
+    make: &M,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), lb_core::BoxError>
 where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    M: NewConnService<Service = S> + ?Sized,
     S: Service<Request<Incoming>, Response = Response<ProxyBody>, Error = Infallible>
         + Clone
         + Send
@@ -112,11 +147,13 @@ where
     let state = Arc::new(ConnState::default());
     let page_408 = render_raw(&cfg.errors, StatusCode::REQUEST_TIMEOUT).await;
     let io = TimedIo::new(io, state.clone(), cfg.io_timeouts(), page_408);
-    let info = Arc::new(info);
-    let svc = PerRequest {
-        inner: service,
+    let ctx = ConnContext {
+        info: Arc::new(info),
         state,
-        info,
+    };
+    let svc = PerRequest {
+        inner: make.new_conn_service(&ctx),
+        state: ctx.state,
     };
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
@@ -137,17 +174,19 @@ where
         hyper_util::service::TowerToHyperService::new(svc),
     );
     tokio::pin!(conn);
-    tokio::pin!(shutdown);
-    let mut draining = false;
-    loop {
-        tokio::select! {
-            r = conn.as_mut() => return r,
-            () = &mut shutdown, if !draining => {
-                draining = true;
-                conn.as_mut().graceful_shutdown();
-            }
+    let mut shutdown = signal::Signalled::new(shutdown);
+    std::future::poll_fn(|cx| {
+        if let std::task::Poll::Ready(r) = conn.as_mut().poll(cx) {
+            return std::task::Poll::Ready(r);
         }
-    }
+        if shutdown.poll_signal(cx).is_ready() {
+            conn.as_mut().graceful_shutdown();
+            // Drive the graceful close now.
+            return conn.as_mut().poll(cx);
+        }
+        std::task::Poll::Pending
+    })
+    .await
 }
 
 /// The raw bytes of an error page as HTTP/1.1, for writing below hyper (408 on a late head).
@@ -182,13 +221,12 @@ async fn render_raw(pages: &ErrorPages, status: StatusCode) -> Bytes {
 struct PerRequest<S> {
     inner: S,
     state: Arc<ConnState>,
-    info: Arc<ConnInfo>,
 }
 
 impl<S> fmt::Debug for PerRequest<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PerRequest")
-            .field("info", &self.info)
+            .field("state", &self.state)
             .finish()
     }
 }
@@ -209,12 +247,8 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, mut req: Request<Incoming>) -> Self::Future {
+    fn call(&mut self, req: Request<Incoming>) -> Self::Future {
         self.state.request_started();
-        req.extensions_mut().insert(self.info.clone());
-        req.extensions_mut().insert(crate::client::ReuseHint {
-            first: self.state.requests() == 1,
-        });
         futures_util_map::MapResponse::new(self.inner.call(req), self.state.clone())
     }
 }
@@ -263,7 +297,7 @@ mod futures_util_map {
             let Ok(resp) = ready!(this.inner.poll(cx));
             let state = this.state.take();
             Poll::Ready(Ok(resp.map(|b| match state {
-                Some(s) => b.on_complete(move |_: BodyEnd| s.request_finished()),
+                Some(s) => b.finish_on(s),
                 None => b,
             })))
         }

@@ -14,5 +14,6 @@ pub mod log;
 pub mod proxy;
 pub mod serve;
 pub mod server;
+pub mod stats;
 
 pub use serve::serve;

@@ -153,6 +153,84 @@ impl fmt::Display for AdminCommand {
     }
 }
 
+/// The outcome of an admin POST, carried to the page by the redirect (`;st=DONE`...), as
+/// HAProxy's page does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum AdminStatus {
+    /// Every action was applied (`DONE`).
+    Done,
+    /// Some actions were applied, some failed (`PART`).
+    Partial,
+    /// No server was selected (`NONE`).
+    NoChange,
+    /// Admin actions are not allowed here (`DENY`).
+    Denied,
+    /// The form was invalid, or every action failed (`ERRP`).
+    InvalidParams,
+    /// The form was too large (`EXCD`).
+    TooLarge,
+    /// The request could not be read (`IVAL`).
+    InvalidRequest,
+    /// Anything else (`UNKN`).
+    Unknown,
+}
+
+impl AdminStatus {
+    /// The code in the `;st=` URI option.
+    pub const fn code(self) -> &'static str {
+        match self {
+            AdminStatus::Done => "DONE",
+            AdminStatus::Partial => "PART",
+            AdminStatus::NoChange => "NONE",
+            AdminStatus::Denied => "DENY",
+            AdminStatus::InvalidParams => "ERRP",
+            AdminStatus::TooLarge => "EXCD",
+            AdminStatus::InvalidRequest => "IVAL",
+            AdminStatus::Unknown => "UNKN",
+        }
+    }
+
+    /// Parses a `;st=` code.
+    pub fn from_code(code: &str) -> Option<Self> {
+        [
+            AdminStatus::Done,
+            AdminStatus::Partial,
+            AdminStatus::NoChange,
+            AdminStatus::Denied,
+            AdminStatus::InvalidParams,
+            AdminStatus::TooLarge,
+            AdminStatus::InvalidRequest,
+            AdminStatus::Unknown,
+        ]
+        .into_iter()
+        .find(|s| s.code() == code)
+    }
+
+    /// The banner the page shows.
+    pub const fn message(self) -> &'static str {
+        match self {
+            AdminStatus::Done => "Action processed successfully.",
+            AdminStatus::Partial => "Action partially processed.",
+            AdminStatus::NoChange => "Nothing has changed.",
+            AdminStatus::Denied => "Action denied.",
+            AdminStatus::InvalidParams => "Action not processed because of invalid parameters.",
+            AdminStatus::TooLarge => {
+                "Action not processed: the request was too large. Retry with fewer servers at a time."
+            }
+            AdminStatus::InvalidRequest => {
+                "Invalid request (unsupported method or unreadable body)."
+            }
+            AdminStatus::Unknown => "Unexpected result.",
+        }
+    }
+
+    /// Whether the banner is a success (green) rather than a failure (red).
+    pub const fn is_success(self) -> bool {
+        matches!(self, AdminStatus::Done | AdminStatus::NoChange)
+    }
+}
+
 /// One action on one server, from the admin form.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct AdminAction {

@@ -157,10 +157,7 @@ impl RateCounter {
                 break count_of(self.curr.fetch_add(1, Relaxed)).wrapping_add(1);
             }
             let next = pack(period, 1);
-            match self
-                .curr
-                .compare_exchange_weak(cur, next, Relaxed, Relaxed)
-            {
+            match self.curr.compare_exchange_weak(cur, next, Relaxed, Relaxed) {
                 Ok(_) => {
                     let past = if behind == 1 { count_of(cur) } else { 0 };
                     self.prev.store(pack(period, past), Relaxed);
@@ -273,11 +270,7 @@ impl SlidingAverage {
         };
         // Never fails: the closure always returns Some.
         let _ = self.sum.fetch_update(Relaxed, Relaxed, |s| {
-            let drop = if window == 0 {
-                0
-            } else {
-                s.div_ceil(window)
-            };
+            let drop = if window == 0 { 0 } else { s.div_ceil(window) };
             Some(s - drop + v)
         });
         if self.max.load(Relaxed) < v {
@@ -390,8 +383,9 @@ impl LastSeen {
     }
 
     fn touch(&self, now: Instant) {
+        // Stored plus one, so that 0 keeps meaning "never".
         let ns = now.saturating_duration_since(self.epoch).as_nanos() as u64;
-        self.at.store(ns.max(1), Relaxed);
+        self.at.store(ns.saturating_add(1), Relaxed);
     }
 
     /// Whole seconds since the last touch, or None if never touched.
@@ -401,7 +395,7 @@ impl LastSeen {
             return None;
         }
         let ns = now.saturating_duration_since(self.epoch).as_nanos() as u64;
-        Some(ns.saturating_sub(at) / PERIOD_NS)
+        Some(ns.saturating_sub(at - 1) / PERIOD_NS)
     }
 }
 
@@ -1028,7 +1022,11 @@ mod tests {
         tokio::time::advance(Duration::from_millis(500)).await;
         assert_eq!(r.read(), 1);
         tokio::time::advance(Duration::from_millis(500)).await;
-        assert_eq!(r.read(), 1, "start of the next period: the whole previous one counts");
+        assert_eq!(
+            r.read(),
+            1,
+            "start of the next period: the whole previous one counts"
+        );
     }
 
     #[test]
@@ -1078,7 +1076,10 @@ mod tests {
         drop(g1);
         let s = c.read();
         assert_eq!((s.scur, s.smax, s.stot), (1, 2, 2));
-        assert_eq!((s.rate, s.rate_max, s.req_rate, s.req_rate_max), (2, 2, 3, 3));
+        assert_eq!(
+            (s.rate, s.rate_max, s.req_rate, s.req_rate_max),
+            (2, 2, 3, 3)
+        );
         assert_eq!(s.lastsess, Some(0));
         drop(g2);
         c.session_end(); // unpaired: saturates
@@ -1111,7 +1112,10 @@ mod tests {
             (s.dreq, s.dresp, s.ereq, s.econ, s.eresp, s.wretr, s.wredis),
             (1, 1, 1, 2, 1, 1, 1)
         );
-        assert_eq!((s.cli_abrt, s.srv_abrt, s.conn_tot, s.conn_rate), (1, 1, 1, 1));
+        assert_eq!(
+            (s.cli_abrt, s.srv_abrt, s.conn_tot, s.conn_rate),
+            (1, 1, 1, 1)
+        );
         assert_eq!((s.bin, s.bout, s.hrsp[5]), (10, 20, 1));
         assert_eq!(s.lastsess, None);
     }

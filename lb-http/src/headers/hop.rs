@@ -74,47 +74,67 @@ pub fn is_hop_by_hop(name: &HeaderName) -> bool {
 pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
     // One pass over the names first: most messages carry none or one of these, and a
     // scan is much cheaper than hashing every candidate for a removal.
-    let (mut connection, mut te, mut others) = (false, false, false);
+    const CONN: u8 = 1;
+    const KA: u8 = 2;
+    const PC: u8 = 4;
+    const TE_ENC: u8 = 8;
+    const UPG: u8 = 16;
+    const TE: u8 = 32;
+    let mut seen = 0u8;
     for name in headers.keys() {
-        if name == header::CONNECTION {
-            connection = true;
+        seen |= if name == header::CONNECTION {
+            CONN
         } else if name == header::TE {
-            te = true;
-        } else if name == header::TRANSFER_ENCODING
-            || name == header::UPGRADE
-            || name == KEEP_ALIVE
-            || name == PROXY_CONNECTION
-        {
-            others = true;
-        }
+            TE
+        } else if name == header::TRANSFER_ENCODING {
+            TE_ENC
+        } else if name == header::UPGRADE {
+            UPG
+        } else if name == KEEP_ALIVE {
+            KA
+        } else if name == PROXY_CONNECTION {
+            PC
+        } else {
+            0
+        };
     }
-    if !(connection || te || others) {
+    if seen == 0 {
         return;
     }
-    if connection || others {
-        strip_listed_and_fixed(headers, connection);
+    if seen & CONN != 0 {
+        strip_listed(headers);
+        headers.remove(header::CONNECTION);
     }
-    if te {
+    if seen & KA != 0 {
+        headers.remove(KEEP_ALIVE);
+    }
+    if seen & PC != 0 {
+        headers.remove(PROXY_CONNECTION);
+    }
+    if seen & TE_ENC != 0 {
+        headers.remove(header::TRANSFER_ENCODING);
+    }
+    if seen & UPG != 0 {
+        headers.remove(header::UPGRADE);
+    }
+    if seen & TE != 0 {
         strip_te(headers);
     }
 }
 
-fn strip_listed_and_fixed(headers: &mut HeaderMap, connection: bool) {
-    if !connection {
-        headers.remove(KEEP_ALIVE);
-        headers.remove(PROXY_CONNECTION);
-        headers.remove(header::TRANSFER_ENCODING);
-        headers.remove(header::UPGRADE);
-        return;
-    }
+/// Removes the headers named in `Connection` (not `TE`: its `trailers` token survives).
+fn strip_listed(headers: &mut HeaderMap) {
     // Collect first: the names borrow nothing from the map once parsed.
     let mut listed: Vec<HeaderName> = Vec::new();
     for value in headers.get_all(header::CONNECTION) {
         for token in list_tokens(value.as_bytes()) {
-            // The usual options need no lookup: Keep-Alive is removed below anyway, and
+            // The usual options need no lookup: Keep-Alive is removed anyway, and
             // `close` names no header; skipping them avoids building a name.
-            if token.eq_ignore_ascii_case(b"keep-alive") || token.eq_ignore_ascii_case(b"close") {
-                if token.eq_ignore_ascii_case(b"close") && headers.contains_key("close") {
+            if token.eq_ignore_ascii_case(b"keep-alive") {
+                continue;
+            }
+            if token.eq_ignore_ascii_case(b"close") {
+                if headers.contains_key("close") {
                     listed.push(HeaderName::from_static("close"));
                 }
                 continue;
@@ -129,12 +149,6 @@ fn strip_listed_and_fixed(headers: &mut HeaderMap, connection: bool) {
     for name in &listed {
         headers.remove(name);
     }
-
-    headers.remove(header::CONNECTION);
-    headers.remove(KEEP_ALIVE);
-    headers.remove(PROXY_CONNECTION);
-    headers.remove(header::TRANSFER_ENCODING);
-    headers.remove(header::UPGRADE);
 }
 
 fn strip_te(headers: &mut HeaderMap) {

@@ -64,7 +64,7 @@ pin_project! {
         fn drop(this: Pin<&mut Self>) {
             let this = this.project();
             if let Some(conn) = this.conn.take() {
-                conn.request_finished();
+                conn.request_finished(*this.bytes);
             }
             if let Some(done) = this.done.take() {
                 // hyper stops polling once a body reports its end (a Content-Length body

@@ -33,6 +33,7 @@ use crate::errors::ErrorPages;
 use crate::headers::{self, ForwardedOptions, Scheme};
 use crate::log::{LogRecord, ServerName, TerminationState};
 use crate::server::{ConnContext, NewConnService};
+use crate::stats::{ProxyCounters, ProxyOptions, StatsRegistry};
 
 pub use lb_core::Redispatch;
 
@@ -74,6 +75,7 @@ pub struct HttpProxy<C> {
     backend: Backend,
     name: Arc<str>,
     conn: Option<ConnContext>,
+    stats: Option<Stats>,
     pools: Arc<Pools<C>>,
     cfg: Arc<ProxyConfig>,
 }
@@ -84,6 +86,7 @@ impl<C> Clone for HttpProxy<C> {
             backend: self.backend.clone(),
             name: self.name.clone(),
             conn: self.conn.clone(),
+            stats: self.stats.clone(),
             pools: self.pools.clone(),
             cfg: self.cfg.clone(),
         }
@@ -110,6 +113,7 @@ where
         HttpProxy {
             name: Arc::from(backend.name()),
             conn: None,
+            stats: None,
             backend,
             pools,
             cfg: Arc::new(cfg),
@@ -119,6 +123,16 @@ where
     /// The backend.
     pub fn backend(&self) -> &Backend {
         &self.backend
+    }
+
+    /// Counts into `registry`: the backend's row (registered there if it is not yet) and its
+    /// servers' HTTP counters.
+    pub fn with_stats(mut self, registry: Arc<StatsRegistry>) -> Self {
+        let backend = registry
+            .backend_counters(&self.name)
+            .unwrap_or_else(|| registry.register_backend(&self.backend, ProxyOptions::http()));
+        self.stats = Some(Stats { registry, backend });
+        self
     }
 
     /// This proxy, serving the client connection `ctx` (addresses for logs and
@@ -143,6 +157,23 @@ where
     }
 }
 
+/// Where a proxy counts.
+#[derive(Clone)]
+struct Stats {
+    registry: Arc<StatsRegistry>,
+    backend: Arc<ProxyCounters>,
+}
+
+/// Counts one response into the backend's and the server's rows.
+fn count_response(stats: &Option<Stats>, backend: &str, server: &str, status: u16) {
+    if let Some(st) = stats {
+        st.backend.response(status);
+        if let Some(sc) = st.registry.server_counters(backend, server) {
+            sc.response(status);
+        }
+    }
+}
+
 /// What the log line of a request needs, filled along the way.
 struct Trace {
     accepted: SystemTime,
@@ -157,6 +188,10 @@ struct Trace {
     server: Option<Arc<str>>,
     retries: u32,
     redispatched: bool,
+}
+
+fn st_name(trace: &Trace) -> Arc<str> {
+    trace.backend.clone()
 }
 
 fn ms(d: Duration) -> u64 {
@@ -298,6 +333,10 @@ where
         };
         let backend = self.backend.clone();
         let pools = self.pools.clone();
+        let stats = self.stats.clone();
+        if let Some(st) = &stats {
+            st.backend.request();
+        }
         Box::pin(async move {
             let queued = admit.server().is_none();
             let mut guard = match admit.await {
@@ -310,6 +349,9 @@ where
                     } else {
                         TerminationState::no_server()
                     };
+                    if let Some(st) = &stats {
+                        st.backend.response(503);
+                    }
                     emit(cfg.log, &trace, 503, 0, term);
                     return Ok(cfg.errors.response(StatusCode::SERVICE_UNAVAILABLE));
                 }
@@ -330,19 +372,29 @@ where
                     Ok(conn) => conn,
                     Err(e) => {
                         // Connection failure: nothing was sent, the request is intact.
-                        let stats = guard.server().stats();
-                        stats.connect_errors.fetch_add(1, Relaxed);
+                        let srv_stats = guard.server().stats();
+                        srv_stats.connect_errors.fetch_add(1, Relaxed);
+                        if let Some(st) = &stats {
+                            st.backend.connect_error();
+                        }
                         tracing::debug!(error = %e, "connect failed");
                         if attempt >= cfg.retries {
+                            count_response(&stats, &trace.backend, guard.server().name(), 503);
                             emit(cfg.log, &trace, 503, 0, TerminationState::no_server());
                             return Ok(cfg.errors.response(StatusCode::SERVICE_UNAVAILABLE));
                         }
                         attempt += 1;
                         trace.retries = attempt;
-                        stats.retries.fetch_add(1, Relaxed);
+                        srv_stats.retries.fetch_add(1, Relaxed);
+                        if let Some(st) = &stats {
+                            st.backend.retry();
+                        }
                         if cfg.redispatch.applies(attempt, cfg.retries) {
                             let avoid = guard.server().id();
-                            stats.redispatches.fetch_add(1, Relaxed);
+                            srv_stats.redispatches.fetch_add(1, Relaxed);
+                            if let Some(st) = &stats {
+                                st.backend.redispatch();
+                            }
                             drop(guard);
                             trace.redispatched = true;
                             let admit =
@@ -368,6 +420,19 @@ where
                     }
                 };
                 trace.connect_ms = connect_start.map(|t| ms(t.elapsed()));
+                if let Some(st) = &stats {
+                    if conn.is_reused() {
+                        st.backend.connection_reused();
+                    } else {
+                        st.backend.connect_attempt();
+                    }
+                    if let Some(sc) = st
+                        .registry
+                        .server_counters(&st_name(&trace), guard.server().name())
+                    {
+                        sc.request();
+                    }
+                }
                 let sent = conn.send(request);
                 let result = match cfg.timeout_server {
                     Some(t) => match tokio::time::timeout(t, sent).await {
@@ -410,6 +475,12 @@ where
             };
             trace.response_ms = connect_start.map(|t| ms(t.elapsed()));
             let status = resp.status();
+            count_response(
+                &stats,
+                &trace.backend,
+                guard.server().name(),
+                status.as_u16(),
+            );
             let (mut rparts, rbody) = resp.into_parts();
 
             if let Some(client_upgrade) = client_upgrade.filter(|_| {
@@ -436,6 +507,12 @@ where
             let body = ProxyBody::incoming(rbody).on_complete(move |end: BodyEnd| {
                 if end.eos {
                     conn.release();
+                }
+                if let Some(st) = &stats {
+                    st.backend.add_bytes_out(end.bytes);
+                    if !end.eos {
+                        st.backend.client_abort();
+                    }
                 }
                 let term = if end.eos {
                     TerminationState::normal()

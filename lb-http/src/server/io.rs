@@ -17,6 +17,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use pin_project_lite::pin_project;
+
+use crate::stats::ProxyCounters;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::{Instant, Sleep};
 
@@ -24,35 +26,56 @@ const WAIT_HEAD: u8 = 0;
 const ACTIVE: u8 = 1;
 const IDLE: u8 = 2;
 
-/// The phase of a client connection, shared between its I/O and its requests.
+/// The phase of a client connection, shared between its I/O and its requests, plus the
+/// frontend's counters.
 #[derive(Debug)]
 pub struct ConnState {
     phase: AtomicU8,
     active: AtomicU32,
     requests: AtomicU32,
+    counters: Option<Arc<ProxyCounters>>,
 }
 
 impl Default for ConnState {
     fn default() -> Self {
-        ConnState {
-            phase: AtomicU8::new(WAIT_HEAD),
-            active: AtomicU32::new(0),
-            requests: AtomicU32::new(0),
-        }
+        ConnState::new(None)
     }
 }
 
 impl ConnState {
+    /// A fresh connection counting into `counters` (the frontend's), if any.
+    pub fn new(counters: Option<Arc<ProxyCounters>>) -> Self {
+        ConnState {
+            phase: AtomicU8::new(WAIT_HEAD),
+            active: AtomicU32::new(0),
+            requests: AtomicU32::new(0),
+            counters,
+        }
+    }
+
     /// A request head was parsed: the head timer stops.
     pub fn request_started(&self) {
         self.active.fetch_add(1, Ordering::AcqRel);
         self.requests.fetch_add(1, Ordering::Relaxed);
         self.phase.store(ACTIVE, Ordering::Release);
+        if let Some(c) = &self.counters {
+            c.request();
+        }
     }
 
-    /// A response was fully sent (or abandoned): with nothing else in flight the
-    /// connection becomes idle (keep-alive).
-    pub fn request_finished(&self) {
+    /// The response head of a request went out with `status`.
+    pub fn responded(&self, status: u16) {
+        if let Some(c) = &self.counters {
+            c.response(status);
+        }
+    }
+
+    /// A response was fully sent (or abandoned) after `bytes` of body: with nothing else in
+    /// flight the connection becomes idle (keep-alive).
+    pub fn request_finished(&self, bytes: u64) {
+        if let Some(c) = &self.counters {
+            c.add_bytes_out(bytes);
+        }
         if self.active.fetch_sub(1, Ordering::AcqRel) == 1 {
             self.phase.store(IDLE, Ordering::Release);
         }

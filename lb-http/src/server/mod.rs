@@ -46,6 +46,8 @@ pub struct FrontendConfig {
     pub http2: bool,
     /// Generated error pages.
     pub errors: ErrorPages,
+    /// The frontend's statistics (sessions, requests, responses by class, bytes).
+    pub counters: Option<Arc<crate::stats::ProxyCounters>>,
 }
 
 impl FrontendConfig {
@@ -60,6 +62,7 @@ impl FrontendConfig {
             max_head_size: 15360,
             http2: true,
             errors: ErrorPages::new(),
+            counters: None,
         }
     }
 
@@ -144,7 +147,11 @@ where
         + 'static,
     S::Future: Send + 'static,
 {
-    let state = Arc::new(ConnState::default());
+    let state = Arc::new(ConnState::new(cfg.counters.clone()));
+    let _session = cfg.counters.as_ref().map(|c| {
+        c.connection_accepted();
+        c.open_session()
+    });
     let page_408 = render_raw(&cfg.errors, StatusCode::REQUEST_TIMEOUT).await;
     let io = TimedIo::new(io, state.clone(), cfg.io_timeouts(), page_408);
     let ctx = ConnContext {
@@ -271,7 +278,7 @@ mod futures_util_map {
             fn drop(this: Pin<&mut Self>) {
                 // Dropped before a response: the request is over.
                 if let Some(s) = this.project().state.take() {
-                    s.request_finished();
+                    s.request_finished(0);
                 }
             }
         }
@@ -296,6 +303,9 @@ mod futures_util_map {
             let this = self.project();
             let Ok(resp) = ready!(this.inner.poll(cx));
             let state = this.state.take();
+            if let Some(s) = &state {
+                s.responded(resp.status().as_u16());
+            }
             Poll::Ready(Ok(resp.map(|b| match state {
                 Some(s) => b.finish_on(s),
                 None => b,

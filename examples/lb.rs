@@ -1,113 +1,264 @@
-//! The reference binary `lb`.
-//!
-//! For now it runs a built-in demo: it balances in-memory requests over three in-process
-//! servers and prints which server got each, then shows a runtime change (a server going
-//! down, a weight change) and a leastconn farm under concurrency. Later it runs
-//! HAProxy-style configuration files (`lb -f haproxy.cfg`).
+//! The reference binary `lb`: runs an HAProxy-style configuration.
 //!
 //! ```text
-//! cargo run --release --example lb
+//! lb                      # built-in demo: http://127.0.0.1:8080/ and stats on :8404
+//! lb -f haproxy.cfg [-f more.cfg|dir ...]
+//! lb -c -f haproxy.cfg    # check the configuration and exit (like haproxy -c)
 //! ```
+//! Signals: SIGTERM/SIGINT stop gracefully (bounded by `hard-stop-after`), SIGUSR1 stops
+//! accepting and exits when the last connection ends, SIGHUP reloads the files (a broken
+//! new configuration is rejected and the running one stays).
 
 use std::convert::Infallible;
-use std::sync::Arc;
+use std::path::PathBuf;
+use std::process::ExitCode;
 use std::time::Duration;
 
-use lb::core::{
-    Algorithm, Backend, Balance, BalanceConfig, BoxError, NoKey, OpState, RequestKey, Server,
-    ServerConfig, Weight,
-};
-use tower::{service_fn, Service, ServiceExt};
+use bytes::Bytes;
+use http_body_util::Full;
+use lb::config::Config;
+use lb::runtime::Runtime;
 
-/// An in-process "origin": answers with its name after a short, load-dependent delay.
-fn origin(server: &Arc<Server>) -> tower::util::BoxCloneSyncService<String, String, Infallible> {
-    let name = server.name().to_owned();
-    tower::util::BoxCloneSyncService::new(service_fn(move |req: String| {
-        let name = name.clone();
-        async move {
-            tokio::time::sleep(Duration::from_millis(2)).await;
-            Ok::<_, Infallible>(format!("{name} answered {req}"))
+const USAGE: &str = "usage: lb [-c] [-f FILE|DIR]...\n  with no -f: run the built-in demo";
+
+struct Args {
+    files: Vec<PathBuf>,
+    check: bool,
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut args = Args {
+        files: Vec::new(),
+        check: false,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "-f" => args.files.push(it.next().ok_or("-f needs a file")?.into()),
+            "-c" => args.check = true,
+            "-h" | "--help" => return Err(USAGE.into()),
+            "-d" | "-db" => {} // foreground and debug: lb always runs in the foreground
+            other => return Err(format!("unknown argument '{other}'\n{USAGE}")),
         }
-    }))
+    }
+    Ok(args)
 }
 
-fn farm(algorithm: Algorithm) -> Result<Backend, BoxError> {
-    Ok(Backend::new(
-        "demo",
-        BalanceConfig::new(algorithm),
-        [("alpha", 3), ("beta", 2), ("gamma", 1)].map(|(name, weight)| {
-            ServerConfig::new(name, format!("mem@{name}").parse().expect("valid")).weight(weight)
-        }),
-    )?)
-}
-
-#[tokio::main]
-async fn main() -> Result<(), BoxError> {
+fn main() -> ExitCode {
+    let args = match parse_args() {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
+        .with_target(true)
         .init();
-    if std::env::args().len() > 1 {
-        eprintln!(
-            "lb: configuration files are not supported yet; run without arguments for the demo"
-        );
-        std::process::exit(2);
-    }
 
-    println!("== roundrobin over alpha (weight 3), beta (2), gamma (1)");
-    let backend = farm(Algorithm::RoundRobin)?;
-    let mut lb = Balance::new(backend.clone(), origin, NoKey);
-    for i in 1..=12 {
-        println!(
-            "request {i:2} -> {}",
-            lb.ready().await?.call(format!("#{i}")).await?
+    if args.files.is_empty() && !args.check {
+        return run_runtime(
+            None,
+            || Err("the demo builds its own configuration".into()),
+            Vec::new(),
         );
     }
+    let config = match Config::load(&args.files) {
+        Ok(c) => c,
+        Err(errors) => {
+            eprintln!("{errors}");
+            eprintln!("[ALERT] Fatal errors found in configuration.");
+            return ExitCode::from(1);
+        }
+    };
+    for w in &config.warnings {
+        eprintln!("[WARNING] {w}");
+    }
+    if args.check {
+        println!("Configuration file is valid");
+        return ExitCode::SUCCESS;
+    }
+    let threads = config.global.nbthread;
+    run_runtime(threads, move || Ok(config), args.files)
+}
 
-    println!("\n== beta goes down (events are logged), gamma's weight becomes 3");
-    backend.set_op_state("beta", OpState::Down, "demo: Layer4 connection problem")?;
-    backend.set_weight("gamma", Weight::new(3)?, "demo: runtime API")?;
-    for i in 13..=18 {
-        println!(
-            "request {i:2} -> {}",
-            lb.ready().await?.call(format!("#{i}")).await?
-        );
-    }
+fn run_runtime(
+    threads: Option<u32>,
+    first: impl FnOnce() -> Result<Config, String>,
+    files: Vec<PathBuf>,
+) -> ExitCode {
+    let rt = match threads {
+        Some(1) => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build(),
+        Some(n) => tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(n as usize)
+            .enable_all()
+            .build(),
+        None => tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build(),
+    };
+    let rt = match rt {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("cannot start the runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    rt.block_on(async move {
+        let demo = files.is_empty();
+        let config = if demo {
+            match start_demo_origins().await {
+                Ok(ports) => match Config::parse_str("<demo>", &demo_text(&ports), &|k| {
+                    std::env::var(k).ok()
+                }) {
+                    Ok(c) => c,
+                    Err(e) => {
+                        eprintln!("{e}");
+                        return ExitCode::from(1);
+                    }
+                },
+                Err(e) => {
+                    eprintln!("cannot start the demo origins: {e}");
+                    return ExitCode::from(1);
+                }
+            }
+        } else {
+            match first() {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("{e}");
+                    return ExitCode::from(1);
+                }
+            }
+        };
+        let hard_stop = config
+            .global
+            .hard_stop_after
+            .unwrap_or(Duration::from_secs(10));
+        let mut runtime = match Runtime::start(config, None).await {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("[ALERT] {e}");
+                return ExitCode::from(1);
+            }
+        };
+        if demo {
+            println!("lb demo running:");
+            println!(
+                "  load balancer  http://127.0.0.1:8080/   (three in-process origins, round robin)"
+            );
+            println!("  stats page     http://127.0.0.1:8404/");
+            println!("  CSV            http://127.0.0.1:8404/;csv");
+            println!("  Prometheus     http://127.0.0.1:8404/metrics");
+            println!("Ctrl-C stops it.");
+        }
+        serve_signals(&mut runtime, &files, hard_stop).await
+    })
+}
 
-    println!("\n== source hashing: a client always lands on the same server");
-    let hashed = farm(Algorithm::Source)?;
-    for client in ["192.0.2.10", "192.0.2.11", "198.51.100.7"] {
-        let key = RequestKey::new().source(client.parse()?);
-        let now = tokio::time::Instant::now();
-        let picks: Vec<_> = (0..3)
-            .map(|_| hashed.pick(&key, now).map(|s| s.name().to_owned()))
-            .collect::<Result<_, _>>()
-            .map_err(|e| format!("{e:?}"))?;
-        println!("client {client:>13} -> {}", picks.join(", "));
+#[cfg(unix)]
+async fn serve_signals(runtime: &mut Runtime, files: &[PathBuf], hard_stop: Duration) -> ExitCode {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int), Ok(mut usr1), Ok(mut hup)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::user_defined1()),
+        signal(SignalKind::hangup()),
+    ) else {
+        eprintln!("cannot install signal handlers");
+        return ExitCode::from(1);
+    };
+    loop {
+        tokio::select! {
+            _ = term.recv() => { tracing::info!("SIGTERM: stopping"); break; }
+            _ = int.recv() => { tracing::info!("SIGINT: stopping"); break; }
+            _ = usr1.recv() => {
+                tracing::info!("SIGUSR1: soft stop, waiting for live connections");
+                let rt = take(runtime);
+                let report = rt.stop(Duration::from_secs(24 * 3600)).await;
+                tracing::info!(?report, "stopped");
+                return ExitCode::SUCCESS;
+            }
+            _ = hup.recv() => {
+                if files.is_empty() {
+                    tracing::warn!("SIGHUP: the demo has no files to reload");
+                    continue;
+                }
+                tracing::info!("SIGHUP: reloading");
+                match Config::load(files) {
+                    Err(errors) => tracing::error!("reload rejected, the running configuration stays:\n{errors}"),
+                    Ok(cfg) => match Runtime::start(cfg, Some(runtime)).await {
+                        Err(e) => tracing::error!("reload rejected, the running configuration stays: {e}"),
+                        Ok(new) => {
+                            let old = std::mem::replace(runtime, new);
+                            tokio::spawn(async move {
+                                let report = old.stop(hard_stop).await;
+                                tracing::info!(?report, "previous configuration finished");
+                            });
+                            tracing::info!("reload done");
+                        }
+                    },
+                }
+            }
+        }
     }
+    let rt = take(runtime);
+    let report = rt.stop(hard_stop).await;
+    tracing::info!(?report, "stopped");
+    ExitCode::SUCCESS
+}
 
-    println!("\n== leastconn, 60 concurrent requests");
-    let backend = farm(Algorithm::LeastConn)?;
-    let lb = Balance::new(backend.clone(), origin, NoKey);
-    let mut tasks = tokio::task::JoinSet::new();
-    for i in 0..60 {
-        let mut lb = lb.clone();
-        tasks.spawn(async move { lb.ready().await?.call(format!("#{i}")).await });
+/// Moves the runtime out, leaving an empty one (never served) behind.
+fn take(runtime: &mut Runtime) -> Runtime {
+    std::mem::replace(runtime, Runtime::empty())
+}
+
+fn demo_text(ports: &[u16]) -> String {
+    let servers: String = ports
+        .iter()
+        .enumerate()
+        .map(|(i, p)| format!("    server origin{} 127.0.0.1:{p} check inter 2s\n", i + 1))
+        .collect();
+    format!(
+        "global\n    maxconn 1000\n\ndefaults\n    mode http\n    timeout connect 5s\n    timeout client 30s\n    timeout server 30s\n    timeout http-request 10s\n    option httplog\n    log global\n\nfrontend web\n    bind 127.0.0.1:8080\n    default_backend demo\n\nbackend demo\n    balance roundrobin\n    option redispatch\n{servers}\nlisten stats\n    bind 127.0.0.1:8404\n    stats enable\n    stats uri /\n    stats refresh 5s\n    stats admin if TRUE\n    http-request use-service prometheus-exporter if {{ path /metrics }}\n"
+    )
+}
+
+/// Three tiny origins on ephemeral ports, answering with their name.
+async fn start_demo_origins() -> std::io::Result<Vec<u16>> {
+    let mut ports = Vec::new();
+    for i in 1..=3 {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        ports.push(l.local_addr()?.port());
+        tokio::spawn(async move {
+            while let Ok((s, _)) = l.accept().await {
+                tokio::spawn(async move {
+                    let svc = hyper::service::service_fn(
+                        move |req: http::Request<hyper::body::Incoming>| async move {
+                            let body = format!(
+                                "hello from demo origin {i}: {} {}\n",
+                                req.method(),
+                                req.uri()
+                            );
+                            let mut r = http::Response::new(Full::new(Bytes::from(body)));
+                            r.headers_mut()
+                                .insert("x-origin", http::HeaderValue::from(i));
+                            Ok::<_, Infallible>(r)
+                        },
+                    );
+                    let _ = hyper_util::server::conn::auto::Builder::new(
+                        hyper_util::rt::TokioExecutor::new(),
+                    )
+                    .serve_connection(hyper_util::rt::TokioIo::new(s), svc)
+                    .await;
+                });
+            }
+        });
     }
-    while let Some(r) = tasks.join_next().await {
-        r??;
-    }
-    for s in backend.snapshot().servers() {
-        println!(
-            "{:>6}: weight {}, served {}, peak in flight {}",
-            s.name(),
-            s.weight().get(),
-            s.stats().total(),
-            s.stats()
-                .max_inflight
-                .load(std::sync::atomic::Ordering::Relaxed)
-        );
-    }
-    Ok(())
+    Ok(ports)
 }

@@ -47,6 +47,11 @@
 #[cfg(doctest)]
 pub struct ReadmeDoctests;
 
+pub mod config;
+
+#[cfg(all(feature = "tcp", feature = "http", feature = "health"))]
+pub mod runtime;
+
 pub use lb_core as core;
 
 #[cfg(feature = "tcp")]

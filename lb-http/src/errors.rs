@@ -20,6 +20,8 @@ pub struct ErrorPage {
     content_type: HeaderValue,
     body: Bytes,
     close: bool,
+    /// Headers of a raw (`errorfile`) response, replacing the generated ones.
+    raw_headers: Option<http::HeaderMap>,
 }
 
 impl ErrorPage {
@@ -30,6 +32,49 @@ impl ErrorPage {
             content_type: HeaderValue::from_static("text/html"),
             body: body.into(),
             close: closes_connection(status),
+            raw_headers: None,
+        }
+    }
+
+    /// A page from a complete HTTP/1 response, as HAProxy's `errorfile` holds: status line,
+    /// headers, blank line, body. The headers are kept (Content-Length is recomputed); when
+    /// the text is not a response, it becomes the HTML body of a `status` page.
+    pub fn raw(status: StatusCode, response: impl AsRef<[u8]>) -> Self {
+        let bytes = response.as_ref();
+        let split = find(bytes, b"\r\n\r\n")
+            .map(|i| (i, i + 4))
+            .or_else(|| find(bytes, b"\n\n").map(|i| (i, i + 2)));
+        let parsed = split.and_then(|(head_end, body_start)| {
+            let head = std::str::from_utf8(&bytes[..head_end]).ok()?;
+            let mut lines = head.lines();
+            let status_line = lines.next()?;
+            let mut words = status_line.split_whitespace();
+            if !words.next()?.starts_with("HTTP/") {
+                return None;
+            }
+            let code: u16 = words.next()?.parse().ok()?;
+            let code = StatusCode::from_u16(code).ok()?;
+            let mut headers = http::HeaderMap::new();
+            for line in lines {
+                let (name, value) = line.split_once(':')?;
+                let name = http::HeaderName::from_bytes(name.trim().as_bytes()).ok()?;
+                if name == CONTENT_LENGTH {
+                    continue;
+                }
+                let value = HeaderValue::from_str(value.trim()).ok()?;
+                headers.append(name, value);
+            }
+            Some((code, headers, Bytes::copy_from_slice(&bytes[body_start..])))
+        });
+        match parsed {
+            Some((code, headers, body)) => ErrorPage {
+                status: code,
+                content_type: HeaderValue::from_static("text/html"),
+                body,
+                close: closes_connection(code),
+                raw_headers: Some(headers),
+            },
+            None => ErrorPage::new(status, Bytes::copy_from_slice(bytes)),
         }
     }
 
@@ -84,6 +129,12 @@ impl ErrorPage {
     pub fn response(&self) -> Response<ProxyBody> {
         let mut r = Response::new(ProxyBody::full(self.body.clone()));
         *r.status_mut() = self.status;
+        if let Some(raw) = &self.raw_headers {
+            *r.headers_mut() = raw.clone();
+            r.headers_mut()
+                .insert(CONTENT_LENGTH, HeaderValue::from(self.body.len()));
+            return r;
+        }
         let h = r.headers_mut();
         h.insert(CONTENT_LENGTH, HeaderValue::from(self.body.len()));
         h.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
@@ -93,6 +144,10 @@ impl ErrorPage {
         }
         r
     }
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
 }
 
 /// Whether HAProxy closes the client connection after this generated status.
@@ -161,6 +216,23 @@ mod tests {
                 .unwrap()
                 .contains(&format!("<h1>{code} ")));
         }
+    }
+
+    #[tokio::test]
+    async fn raw_errorfiles_keep_their_headers() {
+        let page = ErrorPage::raw(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nRetry-After: 30\r\nContent-Length: 999\r\n\r\nback soon",
+        );
+        let r = page.response();
+        assert_eq!(r.status(), 503);
+        assert_eq!(r.headers()["retry-after"], "30");
+        assert_eq!(r.headers()[CONTENT_LENGTH], "9");
+        let body = r.into_body().collect().await.unwrap().to_bytes();
+        assert_eq!(&body[..], b"back soon");
+        // Not a response: the text becomes the body.
+        let r = ErrorPage::raw(StatusCode::FORBIDDEN, "<h1>no</h1>").response();
+        assert_eq!(r.status(), 403);
     }
 
     #[tokio::test]

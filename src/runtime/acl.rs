@@ -1,0 +1,227 @@
+//! Evaluating configuration conditions (`if`/`unless` with ACLs) against a request or a
+//! connection.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use crate::config::{Acl, AclRef, Condition, Fetch, Match};
+
+/// What a condition can look at. HTTP requests and inspected TCP connections implement it;
+/// a fetch a source cannot answer is "not found" (the ACL does not match).
+pub trait Samples {
+    /// `path`: the request path without the query.
+    fn path(&self) -> Option<&str> {
+        None
+    }
+    /// `url`: the whole request target.
+    fn url(&self) -> Option<&str> {
+        None
+    }
+    /// `hdr(name)`: every value of a header, comma lists split.
+    fn header_values(&self, _name: &http::HeaderName, _out: &mut dyn FnMut(&str) -> bool) -> bool {
+        false
+    }
+    /// `method`.
+    fn method(&self) -> Option<&str> {
+        None
+    }
+    /// `src`: the client address.
+    fn src(&self) -> Option<IpAddr> {
+        None
+    }
+    /// `dst_port`: the local port.
+    fn dst_port(&self) -> Option<u16> {
+        None
+    }
+    /// `req.ssl_sni`.
+    fn ssl_sni(&self) -> Option<&str> {
+        None
+    }
+    /// `req.ssl_hello_type` (1 for a ClientHello).
+    fn ssl_hello_type(&self) -> Option<i64> {
+        None
+    }
+    /// `req.proto_http`.
+    fn proto_http(&self) -> bool {
+        false
+    }
+    /// `ssl_fc`.
+    fn ssl_fc(&self) -> bool {
+        false
+    }
+}
+
+/// Named ACLs of one proxy, resolved for evaluation.
+#[derive(Clone, Debug, Default)]
+pub struct Acls {
+    named: Arc<[Acl]>,
+}
+
+impl Acls {
+    /// The ACLs declared in a proxy.
+    pub fn new(acls: &[Acl]) -> Self {
+        Acls {
+            named: Arc::from(acls.to_vec()),
+        }
+    }
+
+    /// Whether `cond` holds for `s` (no condition: true).
+    pub fn check(&self, cond: Option<&Condition>, s: &dyn Samples) -> bool {
+        let Some(cond) = cond else { return true };
+        let any = cond
+            .any_of
+            .iter()
+            .any(|all| all.iter().all(|t| self.term(&t.acl, s) != t.negate));
+        any != cond.unless
+    }
+
+    fn term(&self, acl: &AclRef, s: &dyn Samples) -> bool {
+        match acl {
+            AclRef::Anonymous(a) => acl_matches(a, s),
+            // Declarations with one name are ORed, as HAProxy does.
+            AclRef::Named(name) => self
+                .named
+                .iter()
+                .filter(|a| &a.name == name)
+                .any(|a| acl_matches(a, s)),
+        }
+    }
+}
+
+fn acl_matches(acl: &Acl, s: &dyn Samples) -> bool {
+    acl.tests.iter().any(|t| test(&t.fetch, &t.matcher, s))
+}
+
+fn str_match(m: &Match, v: &str) -> bool {
+    match m {
+        Match::Found => true,
+        Match::Bool => !v.is_empty(),
+        Match::Str {
+            patterns,
+            ignore_case,
+        } => patterns.iter().any(|p| p.matches(v, *ignore_case)),
+        Match::Ip(nets) => v
+            .parse::<IpAddr>()
+            .is_ok_and(|ip| nets.iter().any(|n| n.contains(ip))),
+        Match::Int(ms) => v
+            .trim()
+            .parse::<i64>()
+            .is_ok_and(|n| ms.iter().any(|m| m.matches(n))),
+    }
+}
+
+fn int_match(m: &Match, v: i64) -> bool {
+    match m {
+        Match::Found => true,
+        Match::Bool => v != 0,
+        Match::Int(ms) => ms.iter().any(|x| x.matches(v)),
+        Match::Str { .. } => str_match(m, &v.to_string()),
+        Match::Ip(_) => false,
+    }
+}
+
+fn test(fetch: &Fetch, m: &Match, s: &dyn Samples) -> bool {
+    match fetch {
+        Fetch::Path => s.path().is_some_and(|v| str_match(m, v)),
+        Fetch::Url => s.url().is_some_and(|v| str_match(m, v)),
+        Fetch::Method => s.method().is_some_and(|v| str_match(m, v)),
+        Fetch::Hdr(name) => {
+            let mut hit = false;
+            s.header_values(name, &mut |v| {
+                hit = str_match(m, v);
+                hit
+            });
+            hit
+        }
+        Fetch::Src => s.src().is_some_and(|ip| match m {
+            Match::Ip(nets) => nets.iter().any(|n| n.contains(ip)),
+            Match::Found => true,
+            other => str_match(other, &ip.to_string()),
+        }),
+        Fetch::DstPort => s.dst_port().is_some_and(|p| int_match(m, i64::from(p))),
+        Fetch::ReqSslSni => s.ssl_sni().is_some_and(|v| str_match(m, v)),
+        Fetch::ReqSslHelloType => s.ssl_hello_type().is_some_and(|v| int_match(m, v)),
+        Fetch::ReqProtoHttp => match m {
+            Match::Bool | Match::Found => s.proto_http(),
+            other => int_match(other, i64::from(s.proto_http())),
+        },
+        Fetch::SslFc => match m {
+            Match::Bool | Match::Found => s.ssl_fc(),
+            other => int_match(other, i64::from(s.ssl_fc())),
+        },
+        Fetch::AlwaysTrue => true,
+        Fetch::AlwaysFalse => false,
+    }
+}
+
+/// Samples of an HTTP request.
+pub(crate) struct HttpSamples<'a> {
+    pub(crate) parts: &'a http::request::Parts,
+    pub(crate) src: Option<IpAddr>,
+    pub(crate) dst_port: Option<u16>,
+    pub(crate) tls: bool,
+}
+
+impl Samples for HttpSamples<'_> {
+    fn path(&self) -> Option<&str> {
+        Some(self.parts.uri.path())
+    }
+    fn url(&self) -> Option<&str> {
+        Some(
+            self.parts
+                .uri
+                .path_and_query()
+                .map_or(self.parts.uri.path(), |p| p.as_str()),
+        )
+    }
+    fn header_values(&self, name: &http::HeaderName, out: &mut dyn FnMut(&str) -> bool) -> bool {
+        for v in self.parts.headers.get_all(name) {
+            if let Ok(v) = v.to_str() {
+                for item in v.split(',') {
+                    if out(item.trim()) {
+                        return true;
+                    }
+                }
+            }
+        }
+        false
+    }
+    fn method(&self) -> Option<&str> {
+        Some(self.parts.method.as_str())
+    }
+    fn src(&self) -> Option<IpAddr> {
+        self.src
+    }
+    fn dst_port(&self) -> Option<u16> {
+        self.dst_port
+    }
+    fn proto_http(&self) -> bool {
+        true
+    }
+    fn ssl_fc(&self) -> bool {
+        self.tls
+    }
+}
+
+/// Samples of an inspected TCP connection.
+pub(crate) struct TcpSamples<'a> {
+    pub(crate) facts: &'a lb_tcp::inspect::Facts,
+}
+
+impl Samples for TcpSamples<'_> {
+    fn ssl_sni(&self) -> Option<&str> {
+        self.facts.sni()
+    }
+    fn ssl_hello_type(&self) -> Option<i64> {
+        self.facts.tls.as_ref().map(|_| 1)
+    }
+    fn proto_http(&self) -> bool {
+        self.facts.http1.is_some() || self.facts.http2_preface
+    }
+    fn path(&self) -> Option<&str> {
+        self.facts.http1.as_ref().map(|h| h.target.as_str())
+    }
+    fn method(&self) -> Option<&str> {
+        self.facts.http1.as_ref().map(|h| h.method.as_str())
+    }
+}

@@ -1,0 +1,671 @@
+//! Running a configuration: the [`Runtime`] assembles lb-core backends, lb-tcp and lb-http
+//! frontends, lb-health checkers and the statistics from a [`Config`], serves them, and
+//! stops or reloads them.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let config = lb::config::Config::load(&["haproxy.cfg".into()])?;
+//! let runtime = lb::runtime::Runtime::start(config, None).await?;
+//! // ... until a signal:
+//! runtime.stop(std::time::Duration::from_secs(10)).await;
+//! # Ok(()) }
+//! ```
+
+mod acl;
+mod http;
+mod tcp;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use lb_core::{Address, AdminState, BalanceConfig, OpState, ServerConfig};
+use lb_health::{AgentCheck, Check, CheckConfig, Checker, HealthHandle};
+use lb_http::client::{PoolConfig, Pools};
+use lb_http::errors::{ErrorPage, ErrorPages};
+use lb_http::headers::ForwardedOptions;
+use lb_http::proxy::{HttpProxy, ProxyConfig};
+use lb_http::server::{serve_connection, ConnInfo, FrontendConfig};
+use lb_http::stats::{
+    HealthInfo, PrometheusService, ProxyOptions, StatsConfig, StatsRegistry, StatsService,
+};
+use lb_tcp::connect::TcpConnect;
+use lb_tcp::forward::ForwardConfig;
+use lb_tcp::listen::{Acceptor, ConnLimit, ServeReport, Shutdown, ShutdownSignal};
+use lb_tcp::net::{Peer, Stream};
+use lb_tcp::proxy::{SendProxy, TcpProxy, TcpProxyConfig};
+use tokio::task::JoinSet;
+
+pub use acl::{Acls, Samples};
+
+use crate::config::{self, Config, HttpRequestAction, Mode, ServerAddress, Service};
+
+/// Why a configuration could not be started.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartError {
+    /// A listener could not be bound.
+    #[error("{file}:{line}: cannot bind '{spec}': {source}")]
+    Bind {
+        /// Config file.
+        file: Arc<str>,
+        /// Line of the `bind`.
+        line: u32,
+        /// The bind spec.
+        spec: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A server name could not be resolved.
+    #[error("{file}:{line}: cannot resolve server '{server}' address '{host}': {reason}")]
+    Resolve {
+        /// Config file.
+        file: Arc<str>,
+        /// Line of the server.
+        line: u32,
+        /// The server.
+        server: String,
+        /// The host name.
+        host: String,
+        /// Why.
+        reason: String,
+    },
+    /// The balancing core refused a backend (duplicate ids...).
+    #[error("{file}:{line}: backend '{backend}': {source}")]
+    Backend {
+        /// Config file.
+        file: Arc<str>,
+        /// Line of the backend.
+        line: u32,
+        /// The backend.
+        backend: String,
+        /// Why.
+        source: lb_core::Error,
+    },
+    /// A feature parsed from the file that this runtime cannot run yet.
+    #[error("{file}:{line}: {what} is not supported yet")]
+    Unsupported {
+        /// Config file.
+        file: Arc<str>,
+        /// Line.
+        line: u32,
+        /// What.
+        what: String,
+    },
+    /// A health check could not be set up.
+    #[error("backend '{backend}': health check: {reason}")]
+    Health {
+        /// The backend.
+        backend: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// A running configuration.
+pub struct Runtime {
+    config: Config,
+    registry: StatsRegistry,
+    backends: HashMap<Arc<str>, lb_core::Backend>,
+    health: Vec<(Arc<str>, Arc<HealthHandle>)>,
+    shutdown: Shutdown,
+    tasks: JoinSet<ServeReport>,
+    started: SystemTime,
+}
+
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runtime")
+            .field("frontends", &self.config.frontends.len())
+            .field("backends", &self.backends.len())
+            .field("started", &self.started)
+            .finish()
+    }
+}
+
+fn span_of(s: &config::Span) -> (Arc<str>, u32) {
+    (s.file.clone(), s.line)
+}
+
+async fn resolve(s: &config::Server) -> Result<Address, StartError> {
+    match &s.address {
+        ServerAddress::Addr(a) => Ok(a.clone()),
+        ServerAddress::Host { name, port } => {
+            let (file, line) = span_of(&s.span);
+            let mut addrs = tokio::net::lookup_host((&**name, *port))
+                .await
+                .map_err(|e| StartError::Resolve {
+                    file: file.clone(),
+                    line,
+                    server: s.name.to_string(),
+                    host: name.to_string(),
+                    reason: e.to_string(),
+                })?;
+            addrs
+                .next()
+                .map(Address::Inet)
+                .ok_or_else(|| StartError::Resolve {
+                    file,
+                    line,
+                    server: s.name.to_string(),
+                    host: name.to_string(),
+                    reason: "no address".into(),
+                })
+        }
+    }
+}
+
+fn error_pages(files: &[config::ErrorFile]) -> ErrorPages {
+    files.iter().fold(ErrorPages::new(), |pages, f| {
+        pages.with(ErrorPage::raw(f.status, f.response.clone()))
+    })
+}
+
+fn check_config(
+    s: &config::Server,
+    httpchk: Option<&config::HttpCheck>,
+    timeout: Option<Duration>,
+) -> Result<Option<CheckConfig>, String> {
+    let p = &s.check;
+    let agent = if p.agent.enabled {
+        let port = p.agent.port.ok_or("agent-check needs agent-port")?;
+        let mut a = AgentCheck::new(port).inter(p.agent.inter);
+        if let Some(send) = &p.agent.send {
+            a = a.send(send.clone().into_bytes());
+        }
+        Some(a)
+    } else {
+        None
+    };
+    if !p.enabled && agent.is_none() {
+        return Ok(None);
+    }
+    if p.ssl {
+        return Err("check-ssl is not supported yet".into());
+    }
+    let mut cfg = if p.enabled {
+        let mut check = match httpchk {
+            Some(h) => {
+                let version = format!("{:?}", h.version);
+                let mut args = vec![h.method.as_str(), h.uri.as_str(), version.as_str()];
+                let host;
+                if let Some(hh) = &h.host {
+                    host = hh.clone();
+                    args.push(host.as_str());
+                }
+                Check::http(lb_health::HttpCheck::from_httpchk(&args).map_err(|e| e.to_string())?)
+            }
+            None => Check::tcp(),
+        };
+        if let Some(port) = p.port {
+            check = check.port(port);
+        }
+        if let Some(addr) = p.addr {
+            check = check.addr(Address::Inet(SocketAddr::new(addr, p.port.unwrap_or(0))));
+        }
+        if let Some(t) = timeout {
+            check = check.timeout(t);
+        }
+        CheckConfig::new(check)
+    } else {
+        CheckConfig::agent_only(agent.clone().ok_or("no check")?)
+    };
+    cfg = cfg.inter(p.inter).rise(p.rise.max(1)).fall(p.fall.max(1));
+    if let Some(f) = p.fastinter {
+        cfg = cfg.fastinter(f);
+    }
+    if let Some(d) = p.downinter {
+        cfg = cfg.downinter(d);
+    }
+    if let (true, Some(a)) = (p.enabled, agent) {
+        cfg = cfg.agent(a);
+    }
+    Ok(Some(cfg))
+}
+
+enum BackendProxy {
+    Http(HttpProxy<TcpConnect>),
+    Tcp(TcpProxy<TcpConnect>),
+}
+
+impl Runtime {
+    /// Builds everything the configuration describes, binds the listeners and starts
+    /// serving. With `previous`, server states (admin, operational, weight) are carried
+    /// over where backend and server names match (reload).
+    ///
+    /// # Errors
+    /// [`StartError`], with the file and line of the offending item. Nothing keeps
+    /// running after an error: listeners bound so far are closed.
+    pub async fn start(config: Config, previous: Option<&Runtime>) -> Result<Runtime, StartError> {
+        let registry = StatsRegistry::new();
+        let mut backends: HashMap<Arc<str>, lb_core::Backend> = HashMap::new();
+        let mut proxies: HashMap<Arc<str>, Arc<BackendProxy>> = HashMap::new();
+        let mut health = Vec::new();
+        let checker = Checker::new(TcpConnect::new());
+        let global_limit = config.global.maxconn.map(|n| ConnLimit::new(n as usize));
+
+        for be in &config.backends {
+            let (file, line) = span_of(&be.span);
+            let mut servers = Vec::new();
+            for s in &be.servers {
+                let address = resolve(s).await?;
+                let mut sc = ServerConfig::new(s.name.clone(), address)
+                    .weight(s.weight.get())
+                    .backup(s.backup)
+                    .maxconn(s.maxconn)
+                    .maxqueue(s.maxqueue)
+                    .slowstart(s.slowstart);
+                if let Some(id) = s.id {
+                    sc = sc.id(id);
+                }
+                if s.disabled {
+                    sc = sc.admin(AdminState::Maint);
+                }
+                servers.push(sc);
+            }
+            let mut balance: BalanceConfig = be.balance.clone();
+            if balance.queue_timeout.is_none() {
+                if let Some(t) = be.timeouts.queue.or(be.timeouts.connect) {
+                    balance = balance.queue_timeout(t);
+                }
+            }
+            let backend =
+                lb_core::Backend::new(be.name.clone(), balance, servers).map_err(|e| {
+                    StartError::Backend {
+                        file: file.clone(),
+                        line,
+                        backend: be.name.to_string(),
+                        source: e,
+                    }
+                })?;
+            // Reload: keep what operators and checks decided about servers we keep.
+            if let Some(prev) = previous.and_then(|p| p.backends.get(&be.name)) {
+                for s in backend.snapshot().servers() {
+                    if let Some(old) = prev.server(s.name()) {
+                        let _ = backend.set_admin_state(
+                            s.name(),
+                            old.admin_state(),
+                            "kept across reload",
+                        );
+                        let _ =
+                            backend.set_op_state(s.name(), old.op_state(), "kept across reload");
+                        if old.weight() != old.initial_weight() {
+                            let _ =
+                                backend.set_weight(s.name(), old.weight(), "kept across reload");
+                        }
+                    }
+                }
+            }
+            let opts = match be.mode {
+                Mode::Http => ProxyOptions::http(),
+                Mode::Tcp => ProxyOptions::tcp(),
+            };
+            registry.register_backend(&backend, opts);
+
+            // Health checks.
+            let mut checks = Vec::new();
+            for s in &be.servers {
+                match check_config(s, be.httpchk.as_ref(), be.timeouts.check) {
+                    Ok(Some(c)) => checks.push((s.name.to_string(), c)),
+                    Ok(None) => {}
+                    Err(reason) => {
+                        let (file, line) = span_of(&s.span);
+                        return Err(StartError::Unsupported {
+                            file,
+                            line,
+                            what: reason,
+                        });
+                    }
+                }
+            }
+            if !checks.is_empty() {
+                let handle = checker
+                    .start(&backend, checks)
+                    .map_err(|e| StartError::Health {
+                        backend: be.name.to_string(),
+                        reason: e.to_string(),
+                    })?;
+                health.push((be.name.clone(), Arc::new(handle)));
+            }
+
+            let proxy = match be.mode {
+                Mode::Http => {
+                    let pools = Arc::new(Pools::new(
+                        TcpConnect::new(),
+                        PoolConfig {
+                            reuse: be.http_reuse,
+                            connect_timeout: be.timeouts.connect,
+                            ..PoolConfig::default()
+                        },
+                    ));
+                    let mut forwarded = ForwardedOptions::new();
+                    if let Some(ff) = &be.forwardfor {
+                        forwarded = forwarded.forward_for(ff.clone());
+                    }
+                    let cfg = ProxyConfig {
+                        retries: be.retries,
+                        redispatch: be.redispatch,
+                        timeout_server: be.timeouts.server,
+                        timeout_tunnel: be.timeouts.tunnel,
+                        forwarded,
+                        errors: error_pages(&be.errorfiles),
+                        log: !be.logs.is_empty(),
+                    };
+                    BackendProxy::Http(
+                        HttpProxy::new(backend.clone(), pools, cfg).with_stats(registry.clone()),
+                    )
+                }
+                Mode::Tcp => {
+                    let send_proxy = match be.servers.iter().find_map(|s| s.send_proxy) {
+                        None => SendProxy::Off,
+                        Some(lb_tcp::proxy_protocol::Version::V1) => SendProxy::V1,
+                        Some(lb_tcp::proxy_protocol::Version::V2) => SendProxy::V2(Box::default()),
+                    };
+                    let t = &be.timeouts;
+                    let cfg = TcpProxyConfig {
+                        forward: ForwardConfig::new()
+                            .timeout_client(t.client)
+                            .timeout_server(t.server)
+                            .timeout_tunnel(t.tunnel)
+                            .timeout_client_fin(t.client_fin)
+                            .timeout_server_fin(t.server_fin),
+                        retries: be.retries,
+                        redispatch: be.redispatch,
+                        connect_timeout: t.connect,
+                        send_proxy,
+                    };
+                    BackendProxy::Tcp(TcpProxy::new(backend.clone(), TcpConnect::new(), cfg))
+                }
+            };
+            proxies.insert(be.name.clone(), Arc::new(proxy));
+            backends.insert(be.name.clone(), backend);
+        }
+
+        // Health facts on the stats page.
+        let views: Vec<(Arc<str>, Arc<HealthHandle>)> =
+            health.iter().map(|(n, h)| (n.clone(), h.clone())).collect();
+        registry.set_health_view(move |backend: &str, server: &str| {
+            let (_, h) = views.iter().find(|(n, _)| &**n == backend)?;
+            let st = h.state(server)?;
+            Some(HealthInfo {
+                state: st.check_state(),
+                check_status: st.status().to_string(),
+                check_code: st.code(),
+                check_duration_ms: Some(st.duration().as_millis() as u64),
+                chkfail: st.chkfail(),
+                chkdown: st.chkdown(),
+                downtime_s: st.downtime(tokio::time::Instant::now()).as_secs(),
+            })
+        });
+
+        let shutdown = Shutdown::new();
+        let mut tasks = JoinSet::new();
+        for fe in &config.frontends {
+            let opts = match fe.mode {
+                Mode::Http => ProxyOptions::http(),
+                Mode::Tcp => ProxyOptions::tcp(),
+            };
+            let opts = match fe.maxconn {
+                Some(n) => opts.maxconn(u64::from(n)),
+                None => opts,
+            };
+            let counters = registry.register_frontend(&fe.name, opts);
+            let mut listeners = Vec::new();
+            for b in &fe.binds {
+                let (file, line) = span_of(&b.span);
+                if b.tls.is_some() {
+                    return Err(StartError::Unsupported {
+                        file,
+                        line,
+                        what: "bind ... ssl".into(),
+                    });
+                }
+                let mut spec = b.spec.clone();
+                let backlog = b
+                    .maxconn
+                    .or(fe.maxconn)
+                    .or(config.global.maxconn)
+                    .unwrap_or(1024);
+                spec.options_mut().backlog.get_or_insert(backlog);
+                // SO_REUSEPORT lets a reloaded configuration bind the same ports before
+                // the old one lets go of them.
+                spec.options_mut().reuseport = true;
+                let bound = spec.bind().map_err(|e| StartError::Bind {
+                    file: file.clone(),
+                    line,
+                    spec: b.spec.to_string(),
+                    source: e.into(),
+                })?;
+                listeners.push((bound, b.accept_proxy));
+            }
+            let index: Vec<Arc<str>> = {
+                let mut names: Vec<Arc<str>> = Vec::new();
+                let mut add = |n: &Arc<str>| {
+                    if !names.contains(n) {
+                        names.push(n.clone());
+                    }
+                };
+                if let Some(d) = &fe.default_backend {
+                    add(&d.name);
+                }
+                for u in &fe.use_backends {
+                    add(&u.backend);
+                }
+                names
+            };
+            let pos = |n: &Arc<str>| index.iter().position(|x| x == n);
+            let acls = Acls::new(&fe.acls);
+            match fe.mode {
+                Mode::Http => {
+                    let backends_of: Vec<HttpProxy<TcpConnect>> = index
+                        .iter()
+                        .filter_map(|n| match proxies.get(n).map(|p| &**p) {
+                            Some(BackendProxy::Http(p)) => Some(p.clone()),
+                            _ => None,
+                        })
+                        .collect();
+                    // The stats page of the backend this frontend serves by default.
+                    let stats = fe
+                        .default_backend
+                        .as_ref()
+                        .and_then(|d| config.backends.iter().find(|b| b.name == d.name))
+                        .and_then(|b| b.stats.as_ref())
+                        .map(|s| {
+                            let mut c = StatsConfig::new(s.uri.clone());
+                            for a in &s.auth {
+                                c = c.auth(a.user.clone(), a.password.clone());
+                            }
+                            if let Some(r) = &s.realm {
+                                c = c.realm(r.clone());
+                            }
+                            if let Some(t) = s.refresh {
+                                c = c.refresh(t);
+                            }
+                            c = c.admin(s.admin.is_some());
+                            StatsService::new(registry.clone(), c)
+                        });
+                    let prometheus = fe
+                        .http_request
+                        .iter()
+                        .map(|r| match r.action {
+                            HttpRequestAction::UseService(Service::PrometheusExporter) => {
+                                (r.cond.clone(), PrometheusService::new(registry.clone()))
+                            }
+                        })
+                        .collect();
+                    let routes = Arc::new(http::HttpRoutes {
+                        acls: acls.clone(),
+                        monitor_uri: fe.monitor_uri.clone(),
+                        stats,
+                        prometheus,
+                        rules: fe
+                            .use_backends
+                            .iter()
+                            .filter_map(|u| Some((u.cond.clone(), pos(&u.backend)?)))
+                            .collect(),
+                        default_backend: fe.default_backend.as_ref().and_then(|d| pos(&d.name)),
+                        backends: backends_of,
+                        errors: error_pages(&fe.errorfiles),
+                    });
+                    let t = &fe.timeouts;
+                    let mut fcfg = FrontendConfig::new(fe.name.clone());
+                    fcfg.timeout_client = t.client;
+                    fcfg.timeout_http_request = t.http_request;
+                    fcfg.timeout_http_keep_alive = t.http_keep_alive;
+                    fcfg.errors = error_pages(&fe.errorfiles);
+                    fcfg.counters = Some(counters.clone());
+                    let fcfg = Arc::new(fcfg);
+                    for (bound, accept_proxy) in listeners {
+                        let handler = http_conn_handler(
+                            fcfg.clone(),
+                            routes.clone(),
+                            accept_proxy,
+                            shutdown.signal(),
+                        );
+                        let mut acceptor = Acceptor::new(fe.name.to_string(), bound);
+                        if let Some(n) = fe.maxconn {
+                            acceptor = acceptor.maxconn(n as usize);
+                        }
+                        if let Some(g) = &global_limit {
+                            acceptor = acceptor.global(g.clone());
+                        }
+                        let signal = shutdown.signal();
+                        tasks.spawn(acceptor.serve(handler, signal));
+                    }
+                }
+                Mode::Tcp => {
+                    let fe_tcp = tcp::build(fe, &index, &proxies, acls)?;
+                    for (bound, accept_proxy) in listeners {
+                        let mut f = fe_tcp.clone();
+                        if accept_proxy {
+                            f = f.accept_proxy(Duration::from_secs(5));
+                        }
+                        let mut acceptor = Acceptor::new(fe.name.to_string(), bound);
+                        if let Some(n) = fe.maxconn {
+                            acceptor = acceptor.maxconn(n as usize);
+                        }
+                        if let Some(g) = &global_limit {
+                            acceptor = acceptor.global(g.clone());
+                        }
+                        tasks.spawn(acceptor.serve(f, shutdown.signal()));
+                    }
+                }
+            }
+        }
+        for w in &config.warnings {
+            tracing::warn!("{w}");
+        }
+        Ok(Runtime {
+            config,
+            registry,
+            backends,
+            health,
+            shutdown,
+            tasks,
+            started: SystemTime::now(),
+        })
+    }
+
+    /// A runtime that serves nothing (a placeholder while another one stops).
+    pub fn empty() -> Runtime {
+        Runtime {
+            config: Config::default(),
+            registry: StatsRegistry::new(),
+            backends: HashMap::new(),
+            health: Vec::new(),
+            shutdown: Shutdown::new(),
+            tasks: JoinSet::new(),
+            started: SystemTime::now(),
+        }
+    }
+
+    /// The statistics registry (stats page, CSV, Prometheus, runtime API).
+    pub fn registry(&self) -> &StatsRegistry {
+        &self.registry
+    }
+
+    /// A backend by name.
+    pub fn backend(&self, name: &str) -> Option<&lb_core::Backend> {
+        self.backends.get(name)
+    }
+
+    /// The configuration it runs.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Stops accepting, lets live connections finish for up to `grace`, then cuts them.
+    pub async fn stop(mut self, grace: Duration) -> ServeReport {
+        // Checks stop when their handles drop (the stats view holds clones until the
+        // registry goes).
+        self.health.clear();
+        self.shutdown.trigger(grace);
+        let mut total = ServeReport::default();
+        while let Some(r) = self.tasks.join_next().await {
+            if let Ok(r) = r {
+                total.accepted += r.accepted;
+                total.completed += r.completed;
+                total.cut += r.cut;
+            }
+        }
+        total
+    }
+}
+
+/// Serves HTTP on one accepted connection: PROXY header if expected, then hyper.
+fn http_conn_handler(
+    cfg: Arc<FrontendConfig>,
+    routes: Arc<http::HttpRoutes>,
+    accept_proxy: bool,
+    shutdown: ShutdownSignal,
+) -> impl tower::Service<
+    (Stream, Peer),
+    Response = (),
+    Error = lb_core::BoxError,
+    Future = lb_http::serve::ConnFuture,
+> + Clone
+       + Send
+       + 'static {
+    let make = http::HttpFrontend::new(routes);
+    tower::service_fn(move |(mut io, peer): (Stream, Peer)| {
+        let cfg = cfg.clone();
+        let make = make.clone();
+        let shutdown = shutdown.clone();
+        Box::pin(async move {
+            let mut info = ConnInfo {
+                client: peer.socket_addr(),
+                local: peer.local_socket_addr(),
+                frontend: cfg.name.clone(),
+                accepted: SystemTime::now(),
+                tls: false,
+            };
+            let stop = async move {
+                shutdown.triggered().await;
+            };
+            if accept_proxy {
+                let (header, leftover) =
+                    lb_tcp::proxy_protocol::read_header(&mut io, Duration::from_secs(5)).await?;
+                if let (Some(s), Some(d)) = (header.source(), header.destination()) {
+                    info.client = Some(s);
+                    info.local = Some(d);
+                }
+                let io = lb_tcp::inspect::PrefixedIo::new(leftover, io);
+                serve_connection(io, info, &cfg, &make, stop).await?;
+            } else {
+                serve_connection(io, info, &cfg, &make, stop).await?;
+            }
+            Ok::<(), lb_core::BoxError>(())
+        }) as lb_http::serve::ConnFuture
+    })
+}
+
+/// Applies `OpState` names for the runtime API.
+pub fn parse_op_state(s: &str) -> Option<OpState> {
+    match s {
+        "up" => Some(OpState::Up),
+        "down" => Some(OpState::Down),
+        "stopping" => Some(OpState::Stopping),
+        _ => None,
+    }
+}

@@ -127,7 +127,7 @@ where
 
     /// Counts into `registry`: the backend's row (registered there if it is not yet) and its
     /// servers' HTTP counters.
-    pub fn with_stats(mut self, registry: Arc<StatsRegistry>) -> Self {
+    pub fn with_stats(mut self, registry: StatsRegistry) -> Self {
         let backend = registry
             .backend_counters(&self.name)
             .unwrap_or_else(|| registry.register_backend(&self.backend, ProxyOptions::http()));
@@ -160,7 +160,7 @@ where
 /// Where a proxy counts.
 #[derive(Clone)]
 struct Stats {
-    registry: Arc<StatsRegistry>,
+    registry: StatsRegistry,
     backend: Arc<ProxyCounters>,
 }
 

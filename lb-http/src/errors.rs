@@ -183,6 +183,31 @@ impl ErrorPages {
         self
     }
 
+    /// The page for `status` as raw HTTP/1.1 bytes, for writing below hyper (a 408 on a
+    /// late request head).
+    pub fn http1_bytes(&self, status: StatusCode) -> Bytes {
+        let page = match self.custom.get(&status.as_u16()) {
+            Some(p) => p.clone(),
+            None => ErrorPage::builtin(status),
+        };
+        let resp = page.response();
+        let mut out = format!(
+            "HTTP/1.1 {} {}\r\n",
+            page.status.as_u16(),
+            page.status.canonical_reason().unwrap_or("")
+        );
+        for (k, v) in resp.headers() {
+            out.push_str(k.as_str());
+            out.push_str(": ");
+            out.push_str(v.to_str().unwrap_or(""));
+            out.push_str("\r\n");
+        }
+        out.push_str("\r\n");
+        let mut v = out.into_bytes();
+        v.extend_from_slice(&page.body);
+        Bytes::from(v)
+    }
+
     /// The response for `status`.
     pub fn response(&self, status: StatusCode) -> Response<ProxyBody> {
         match self.custom.get(&status.as_u16()) {

@@ -145,6 +145,7 @@ pub struct ServerPool<C> {
     idle: Mutex<VecDeque<Idle>>,
     h2: tokio::sync::Mutex<Option<http2::SendRequest<ProxyBody>>>,
     open: Arc<AtomicUsize>,
+    counters: std::sync::OnceLock<Option<Arc<crate::stats::ServerHttpCounters>>>,
 }
 
 impl<C> fmt::Debug for ServerPool<C> {
@@ -175,6 +176,15 @@ impl<C> ServerPool<C> {
             since: Instant::now(),
             reused,
         });
+    }
+
+    /// The server's HTTP statistics, looked up once with `lookup` and kept with the pool
+    /// (the request path then pays one atomic load instead of a registry lookup).
+    pub fn counters(
+        &self,
+        lookup: impl FnOnce() -> Option<Arc<crate::stats::ServerHttpCounters>>,
+    ) -> Option<&Arc<crate::stats::ServerHttpCounters>> {
+        self.counters.get_or_init(lookup).as_ref()
     }
 
     /// Idle HTTP/1 connections now.
@@ -212,6 +222,7 @@ where
             idle: Mutex::new(VecDeque::new()),
             h2: tokio::sync::Mutex::new(None),
             open: Arc::new(AtomicUsize::new(0)),
+            counters: std::sync::OnceLock::new(),
         }
     }
 

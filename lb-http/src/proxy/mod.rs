@@ -33,7 +33,7 @@ use crate::errors::ErrorPages;
 use crate::headers::{self, ForwardedOptions, Scheme};
 use crate::log::{LogRecord, ServerName, TerminationState};
 use crate::server::{ConnContext, NewConnService};
-use crate::stats::{ProxyCounters, ProxyOptions, StatsRegistry};
+use crate::stats::{ProxyCounters, ProxyOptions, ServerHttpCounters, StatsRegistry};
 
 pub use lb_core::Redispatch;
 
@@ -165,10 +165,10 @@ struct Stats {
 }
 
 /// Counts one response into the backend's and the server's rows.
-fn count_response(stats: &Option<Stats>, backend: &str, server: &str, status: u16) {
+fn count_response(stats: &Option<Stats>, server: Option<&Arc<ServerHttpCounters>>, status: u16) {
     if let Some(st) = stats {
         st.backend.response(status);
-        if let Some(sc) = st.registry.server_counters(backend, server) {
+        if let Some(sc) = server {
             sc.response(status);
         }
     }
@@ -188,10 +188,6 @@ struct Trace {
     server: Option<Arc<str>>,
     retries: u32,
     redispatched: bool,
-}
-
-fn st_name(trace: &Trace) -> Arc<str> {
-    trace.backend.clone()
 }
 
 fn ms(d: Duration) -> u64 {
@@ -335,7 +331,7 @@ where
         let pools = self.pools.clone();
         let stats = self.stats.clone();
         if let Some(st) = &stats {
-            st.backend.request();
+            st.backend.request_at(start);
         }
         Box::pin(async move {
             let queued = admit.server().is_none();
@@ -365,9 +361,16 @@ where
             let mut attempt = 0u32;
             // Timers only matter for the log line: no clock reads otherwise.
             let connect_start = cfg.log.then(Instant::now);
-            let (resp, conn) = loop {
+            let (resp, conn, srv_counters) = loop {
                 trace.server = Some(guard.server().name_arc().clone());
                 let pool = pools.get(guard.server());
+                let srv_counters: Option<Arc<ServerHttpCounters>> = stats.as_ref().and_then(|st| {
+                    pool.counters(|| {
+                        st.registry
+                            .server_counters(&trace.backend, guard.server().name())
+                    })
+                    .cloned()
+                });
                 let mut conn = match pool.checkout(hint).await {
                     Ok(conn) => conn,
                     Err(e) => {
@@ -379,7 +382,7 @@ where
                         }
                         tracing::debug!(error = %e, "connect failed");
                         if attempt >= cfg.retries {
-                            count_response(&stats, &trace.backend, guard.server().name(), 503);
+                            count_response(&stats, srv_counters.as_ref(), 503);
                             emit(cfg.log, &trace, 503, 0, TerminationState::no_server());
                             return Ok(cfg.errors.response(StatusCode::SERVICE_UNAVAILABLE));
                         }
@@ -426,11 +429,8 @@ where
                     } else {
                         st.backend.connect_attempt();
                     }
-                    if let Some(sc) = st
-                        .registry
-                        .server_counters(&st_name(&trace), guard.server().name())
-                    {
-                        sc.request();
+                    if let Some(sc) = &srv_counters {
+                        sc.request_at(start);
                     }
                 }
                 let sent = conn.send(request);
@@ -439,6 +439,10 @@ where
                         Ok(r) => r,
                         Err(_) => {
                             guard.server().stats().response_errors.fetch_add(1, Relaxed);
+                            if let Some(st) = &stats {
+                                st.backend.response_error();
+                            }
+                            count_response(&stats, srv_counters.as_ref(), 504);
                             emit(
                                 cfg.log,
                                 &trace,
@@ -452,7 +456,7 @@ where
                     None => sent.await,
                 };
                 match result {
-                    Ok(resp) => break (resp, conn),
+                    Ok(resp) => break (resp, conn, srv_counters),
                     Err(SendError::Request {
                         request: Some(r), ..
                     }) => {
@@ -462,6 +466,10 @@ where
                     Err(e) => {
                         tracing::debug!(error = %e, server = guard.server().name(), "request failed");
                         guard.server().stats().response_errors.fetch_add(1, Relaxed);
+                        if let Some(st) = &stats {
+                            st.backend.response_error();
+                        }
+                        count_response(&stats, srv_counters.as_ref(), 502);
                         emit(
                             cfg.log,
                             &trace,
@@ -475,12 +483,7 @@ where
             };
             trace.response_ms = connect_start.map(|t| ms(t.elapsed()));
             let status = resp.status();
-            count_response(
-                &stats,
-                &trace.backend,
-                guard.server().name(),
-                status.as_u16(),
-            );
+            count_response(&stats, srv_counters.as_ref(), status.as_u16());
             let (mut rparts, rbody) = resp.into_parts();
 
             if let Some(client_upgrade) = client_upgrade.filter(|_| {

@@ -112,7 +112,8 @@ pin_project! {
         requests_seen: u32,
         // Bytes read since the connection became idle (a new head has started).
         head_started: bool,
-        last_progress: Instant,
+        // Bytes moved since the deadline was last armed (`timeout client` is inactivity).
+        progressed: bool,
         sleep: Option<Pin<Box<Sleep>>>,
         expired: bool,
         h2: Option<bool>,
@@ -132,7 +133,7 @@ impl<I> TimedIo<I> {
             phase_seen: WAIT_HEAD,
             requests_seen: 0,
             head_started: false,
-            last_progress: now,
+            progressed: false,
             sleep: None,
             expired: false,
             h2: None,
@@ -159,7 +160,7 @@ impl<I: AsyncRead + AsyncWrite> TimedIo<I> {
             *this.phase_seen = phase;
             *this.requests_seen = reqs;
             let now = Instant::now();
-            *this.last_progress = now;
+            *this.progressed = false;
             *this.head_started = false;
             *this.deadline = match phase {
                 IDLE => this
@@ -186,22 +187,39 @@ impl<I: AsyncRead + AsyncWrite> TimedIo<I> {
         if *this.h2 == Some(true) {
             return Poll::Pending;
         }
-        let Some(mut deadline) = *this.deadline else {
+        let Some(deadline) = *this.deadline else {
             return Poll::Pending;
         };
-        if phase == ACTIVE {
-            if let Some(t) = this.timeouts.client {
-                deadline = *this.last_progress + t;
-            }
-        }
+        // Lazy timer: progress only moves the deadline later, so the armed sleep is left
+        // alone (it may fire early, and is then re-armed); it is moved only when the
+        // deadline comes sooner. Resetting a timer at every read costs more than the read.
         let sleep = this
             .sleep
             .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
-        if sleep.deadline() != deadline {
+        if sleep.deadline() > deadline {
             sleep.as_mut().reset(deadline);
         }
         if sleep.as_mut().poll(cx).is_pending() {
             return Poll::Pending;
+        }
+        if phase == ACTIVE && *this.progressed {
+            // Inactivity is measured from the last deadline at which data had moved: no
+            // clock read per read or write, at the price of detecting inactivity between
+            // one and two periods after the last byte.
+            *this.progressed = false;
+            if let Some(t) = this.timeouts.client {
+                let next = Instant::now() + t;
+                *this.deadline = Some(next);
+                sleep.as_mut().reset(next);
+                if sleep.as_mut().poll(cx).is_pending() {
+                    return Poll::Pending;
+                }
+            }
+        } else if Instant::now() < deadline {
+            sleep.as_mut().reset(deadline);
+            if sleep.as_mut().poll(cx).is_pending() {
+                return Poll::Pending;
+            }
         }
         *this.expired = true;
         Poll::Ready(match phase {
@@ -249,11 +267,11 @@ impl<I: AsyncRead + AsyncWrite> AsyncRead for TimedIo<I> {
                     if this.h2.is_none() {
                         *this.h2 = Some(buf.filled()[before..].starts_with(b"PRI * HTTP/2"));
                     }
-                    *this.last_progress = Instant::now();
+                    *this.progressed = true;
                     if !*this.head_started && *this.phase_seen == IDLE {
                         // The next request has begun: the http-request timer applies.
                         *this.head_started = true;
-                        let now = *this.last_progress;
+                        let now = Instant::now();
                         *this.deadline = this
                             .timeouts
                             .http_request
@@ -281,7 +299,7 @@ impl<I: AsyncRead + AsyncWrite> AsyncWrite for TimedIo<I> {
         match this.inner.poll_write(cx, buf) {
             Poll::Ready(r) => {
                 if matches!(r, Ok(n) if n > 0) {
-                    *self.as_mut().project().last_progress = Instant::now();
+                    *self.as_mut().project().progressed = true;
                 }
                 Poll::Ready(r)
             }
@@ -301,7 +319,7 @@ impl<I: AsyncRead + AsyncWrite> AsyncWrite for TimedIo<I> {
         match this.inner.poll_write_vectored(cx, bufs) {
             Poll::Ready(r) => {
                 if matches!(r, Ok(n) if n > 0) {
-                    *self.as_mut().project().last_progress = Instant::now();
+                    *self.as_mut().project().progressed = true;
                 }
                 Poll::Ready(r)
             }

@@ -48,6 +48,8 @@ pub struct FrontendConfig {
     pub errors: ErrorPages,
     /// The frontend's statistics (sessions, requests, responses by class, bytes).
     pub counters: Option<Arc<crate::stats::ProxyCounters>>,
+    /// The 408 page as raw bytes, rendered once.
+    page_408: std::sync::OnceLock<Bytes>,
 }
 
 impl FrontendConfig {
@@ -63,6 +65,7 @@ impl FrontendConfig {
             http2: true,
             errors: ErrorPages::new(),
             counters: None,
+            page_408: std::sync::OnceLock::new(),
         }
     }
 
@@ -152,7 +155,10 @@ where
         c.connection_accepted();
         c.open_session()
     });
-    let page_408 = render_raw(&cfg.errors, StatusCode::REQUEST_TIMEOUT).await;
+    let page_408 = cfg
+        .page_408
+        .get_or_init(|| cfg.errors.http1_bytes(StatusCode::REQUEST_TIMEOUT))
+        .clone();
     let io = TimedIo::new(io, state.clone(), cfg.io_timeouts(), page_408);
     let ctx = ConnContext {
         info: Arc::new(info),
@@ -176,11 +182,11 @@ where
     if !cfg.http2 {
         builder = builder.http1_only();
     }
-    let conn = builder.serve_connection_with_upgrades(
+    // Boxed: the connection future is large, and moving it costs more than one allocation.
+    let mut conn = Box::pin(builder.serve_connection_with_upgrades(
         TokioIo::new(io),
         hyper_util::service::TowerToHyperService::new(svc),
-    );
-    tokio::pin!(conn);
+    ));
     let mut shutdown = signal::Signalled::new(shutdown);
     std::future::poll_fn(|cx| {
         if let std::task::Poll::Ready(r) = conn.as_mut().poll(cx) {
@@ -196,34 +202,7 @@ where
     .await
 }
 
-/// The raw bytes of an error page as HTTP/1.1, for writing below hyper (408 on a late head).
-async fn render_raw(pages: &ErrorPages, status: StatusCode) -> Bytes {
-    use http_body_util::BodyExt;
-    let resp = pages.response(status);
-    let mut out = format!(
-        "HTTP/1.1 {} {}\r\n",
-        status.as_u16(),
-        status.canonical_reason().unwrap_or("")
-    );
-    for (k, v) in resp.headers() {
-        out.push_str(k.as_str());
-        out.push_str(": ");
-        out.push_str(v.to_str().unwrap_or(""));
-        out.push_str("\r\n");
-    }
-    out.push_str("\r\n");
-    let body = resp
-        .into_body()
-        .collect()
-        .await
-        .map(|c| c.to_bytes())
-        .unwrap_or_default();
-    let mut v = out.into_bytes();
-    v.extend_from_slice(&body);
-    Bytes::from(v)
-}
-
-/// Marks request start/end in [`ConnState`] and attaches [`ConnInfo`].
+/// Marks request start/end in [`ConnState`].
 #[derive(Clone)]
 struct PerRequest<S> {
     inner: S,

@@ -553,6 +553,12 @@ impl ProxyCounters {
         self.req_rate.incr();
     }
 
+    /// [`request`](Self::request) at a time the caller already read.
+    pub fn request_at(&self, now: Instant) {
+        self.req_tot.fetch_add(1, Relaxed);
+        self.req_rate.incr_at(now);
+    }
+
     /// An HTTP response with this status (`hrsp_1xx`..`hrsp_other`).
     pub fn response(&self, status: u16) {
         self.hrsp.record(status);

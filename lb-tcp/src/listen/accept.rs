@@ -32,7 +32,7 @@ pub const MAX_BACKOFF: Duration = Duration::from_secs(1);
 /// its life. (When several acceptors race for the last global permit, a loser holds the one
 /// connection it accepted until a permit frees.) Each connection runs the handler (a tower
 /// `Service<(Stream, Peer)>`; wrap a closure with [`tower::service_fn`]) in its own task,
-/// inside `info_span!("conn", peer, fe)`. Accept errors that concern one connection are
+/// inside `debug_span!("conn", peer, fe)`. Accept errors that concern one connection are
 /// skipped; others (`EMFILE`, `ENFILE`, `ENOBUFS`) pause accepting from [`MIN_BACKOFF`] up
 /// to [`MAX_BACKOFF`] rather than spin.
 ///
@@ -219,7 +219,8 @@ impl Acceptor {
             };
             let (stream, peer) = conn;
             let svc = handler.clone();
-            let span = tracing::info_span!("conn", peer = %peer, fe = %name);
+            // Debug level: an enabled span formats the peer and costs an enter/exit per poll.
+            let span = tracing::debug_span!("conn", peer = %peer, fe = %name);
             let task = async move {
                 let _permits = permits;
                 tracing::debug!("connection accepted");

@@ -49,7 +49,7 @@ pub struct ReadmeDoctests;
 
 pub mod config;
 
-#[cfg(all(feature = "tcp", feature = "http", feature = "health"))]
+#[cfg(all(feature = "tcp", feature = "http", feature = "health", feature = "tls"))]
 pub mod runtime;
 
 pub use lb_core as core;

@@ -12,6 +12,7 @@
 //! ```
 
 mod acl;
+mod cli;
 mod http;
 mod tcp;
 
@@ -38,6 +39,7 @@ use lb_tcp::proxy::{SendProxy, TcpProxy, TcpProxyConfig};
 use tokio::task::JoinSet;
 
 pub use acl::{Acls, Samples};
+pub use cli::Cli;
 
 use crate::config::{self, Config, HttpRequestAction, Mode, ServerAddress, Service};
 
@@ -93,6 +95,16 @@ pub enum StartError {
         /// What.
         what: String,
     },
+    /// A TLS certificate or option could not be loaded.
+    #[error("{file}:{line}: ssl: {reason}")]
+    Tls {
+        /// Config file.
+        file: Arc<str>,
+        /// Line of the `bind`.
+        line: u32,
+        /// Why.
+        reason: String,
+    },
     /// A health check could not be set up.
     #[error("backend '{backend}': health check: {reason}")]
     Health {
@@ -112,6 +124,8 @@ pub struct Runtime {
     shutdown: Shutdown,
     tasks: JoinSet<ServeReport>,
     started: SystemTime,
+    /// The runtime API servers on the `stats socket`s.
+    cli: cli::CliServer,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -414,13 +428,21 @@ impl Runtime {
             let mut listeners = Vec::new();
             for b in &fe.binds {
                 let (file, line) = span_of(&b.span);
-                if b.tls.is_some() {
-                    return Err(StartError::Unsupported {
-                        file,
+                let tls = match &b.tls {
+                    None => None,
+                    Some(_) if fe.mode == Mode::Tcp => {
+                        return Err(StartError::Unsupported {
+                            file,
+                            line,
+                            what: "bind ... ssl in mode tcp".into(),
+                        })
+                    }
+                    Some(t) => Some(tls_acceptor(t).map_err(|e| StartError::Tls {
+                        file: file.clone(),
                         line,
-                        what: "bind ... ssl".into(),
-                    });
-                }
+                        reason: e.to_string(),
+                    })?),
+                };
                 let mut spec = b.spec.clone();
                 let backlog = b
                     .maxconn
@@ -437,7 +459,7 @@ impl Runtime {
                     spec: b.spec.to_string(),
                     source: e.into(),
                 })?;
-                listeners.push((bound, b.accept_proxy));
+                listeners.push((bound, b.accept_proxy, tls));
             }
             let index: Vec<Arc<str>> = {
                 let mut names: Vec<Arc<str>> = Vec::new();
@@ -516,11 +538,12 @@ impl Runtime {
                     fcfg.errors = error_pages(&fe.errorfiles);
                     fcfg.counters = Some(counters.clone());
                     let fcfg = Arc::new(fcfg);
-                    for (bound, accept_proxy) in listeners {
+                    for (bound, accept_proxy, tls) in listeners {
                         let handler = http_conn_handler(
                             fcfg.clone(),
                             routes.clone(),
                             accept_proxy,
+                            tls,
                             shutdown.signal(),
                         );
                         let mut acceptor = Acceptor::new(fe.name.to_string(), bound);
@@ -536,7 +559,7 @@ impl Runtime {
                 }
                 Mode::Tcp => {
                     let fe_tcp = tcp::build(fe, &index, &proxies, acls)?;
-                    for (bound, accept_proxy) in listeners {
+                    for (bound, accept_proxy, _) in listeners {
                         let mut f = fe_tcp.clone();
                         if accept_proxy {
                             f = f.accept_proxy(Duration::from_secs(5));
@@ -556,7 +579,7 @@ impl Runtime {
         for w in &config.warnings {
             tracing::warn!("{w}");
         }
-        Ok(Runtime {
+        let mut runtime = Runtime {
             config,
             registry,
             backends,
@@ -564,7 +587,11 @@ impl Runtime {
             shutdown,
             tasks,
             started: SystemTime::now(),
-        })
+            cli: cli::CliServer::default(),
+        };
+        // The runtime API: bind the `stats socket`s and serve them.
+        runtime.cli = cli::CliServer::start(&runtime)?;
+        Ok(runtime)
     }
 
     /// A runtime that serves nothing (a placeholder while another one stops).
@@ -577,6 +604,7 @@ impl Runtime {
             shutdown: Shutdown::new(),
             tasks: JoinSet::new(),
             started: SystemTime::now(),
+            cli: cli::CliServer::default(),
         }
     }
 
@@ -597,6 +625,8 @@ impl Runtime {
 
     /// Stops accepting, lets live connections finish for up to `grace`, then cuts them.
     pub async fn stop(mut self, grace: Duration) -> ServeReport {
+        // The runtime API goes first (it holds handles to backends and checks).
+        self.cli.stop();
         // Checks stop when their handles drop (the stats view holds clones until the
         // registry goes).
         self.health.clear();
@@ -613,11 +643,26 @@ impl Runtime {
     }
 }
 
-/// Serves HTTP on one accepted connection: PROXY header if expected, then hyper.
+/// The TLS acceptor of a `bind ... ssl crt ...` line.
+fn tls_acceptor(t: &config::BindTls) -> Result<Arc<lb_tls::TlsAcceptor>, lb_tls::TlsError> {
+    let store = lb_tls::CertStore::new();
+    for path in &t.certificates {
+        store.load_crt(path)?;
+    }
+    let mut b = lb_tls::TlsAcceptor::builder(Arc::new(store));
+    if !t.alpn.is_empty() {
+        b = b.alpn(&t.alpn.join(","))?;
+    }
+    Ok(Arc::new(b.build()?))
+}
+
+/// Serves HTTP on one accepted connection: PROXY header if expected, TLS if configured,
+/// then hyper.
 fn http_conn_handler(
     cfg: Arc<FrontendConfig>,
     routes: Arc<http::HttpRoutes>,
     accept_proxy: bool,
+    tls: Option<Arc<lb_tls::TlsAcceptor>>,
     shutdown: ShutdownSignal,
 ) -> impl tower::Service<
     (Stream, Peer),
@@ -632,6 +677,7 @@ fn http_conn_handler(
         let cfg = cfg.clone();
         let make = make.clone();
         let shutdown = shutdown.clone();
+        let tls = tls.clone();
         Box::pin(async move {
             let mut info = ConnInfo {
                 client: peer.socket_addr(),
@@ -643,17 +689,29 @@ fn http_conn_handler(
             let stop = async move {
                 shutdown.triggered().await;
             };
-            if accept_proxy {
+            let leftover = if accept_proxy {
                 let (header, leftover) =
                     lb_tcp::proxy_protocol::read_header(&mut io, Duration::from_secs(5)).await?;
                 if let (Some(s), Some(d)) = (header.source(), header.destination()) {
                     info.client = Some(s);
                     info.local = Some(d);
                 }
-                let io = lb_tcp::inspect::PrefixedIo::new(leftover, io);
-                serve_connection(io, info, &cfg, &make, stop).await?;
+                leftover
             } else {
-                serve_connection(io, info, &cfg, &make, stop).await?;
+                bytes::Bytes::new()
+            };
+            match tls {
+                Some(acceptor) => {
+                    let io = lb_tcp::inspect::PrefixedIo::new(leftover, io);
+                    let tls_io = acceptor.accept(io).await?;
+                    info.tls = true;
+                    serve_connection(tls_io, info, &cfg, &make, stop).await?;
+                }
+                None if !leftover.is_empty() => {
+                    let io = lb_tcp::inspect::PrefixedIo::new(leftover, io);
+                    serve_connection(io, info, &cfg, &make, stop).await?;
+                }
+                None => serve_connection(io, info, &cfg, &make, stop).await?,
             }
             Ok::<(), lb_core::BoxError>(())
         }) as lb_http::serve::ConnFuture

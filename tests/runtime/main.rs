@@ -1,0 +1,260 @@
+//! The reference binary's engine end to end: configurations from text run by
+//! `lb::runtime::Runtime` over loopback origins (balancing, stats, health checks moving
+//! traffic, seamless reload under load, broken reloads rejected).
+
+#[path = "../support/mod.rs"]
+mod support;
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use lb::config::Config;
+use lb::runtime::Runtime;
+use support::*;
+use tokio::net::TcpListener;
+
+fn parse(text: &str) -> Config {
+    Config::parse_str("test.cfg", text, &|_| None).unwrap_or_else(|e| panic!("{e}"))
+}
+
+async fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn cfg_text(port: u16, stats: u16, servers: &[(String, SocketAddr)], extra: &str) -> String {
+    let servers: String = servers
+        .iter()
+        .map(|(n, a)| format!("    server {n} {a} check inter 100ms fastinter 50ms downinter 100ms rise 2 fall 2\n"))
+        .collect();
+    format!(
+        "global\n    maxconn 200\ndefaults\n    mode http\n    timeout connect 1s\n    timeout client 5s\n    timeout server 5s\n    retries 3\n    option redispatch 1\nfrontend web\n    bind 127.0.0.1:{port}\n    default_backend app\nbackend app\n    balance roundrobin\n{extra}{servers}listen stats\n    bind 127.0.0.1:{stats}\n    stats enable\n    stats uri /stats\n    http-request use-service prometheus-exporter if {{ path /metrics }}\n"
+    )
+}
+
+async fn get_origin(addr: SocketAddr) -> Result<(u16, String), String> {
+    let mut c = tokio::time::timeout(Duration::from_secs(2), async {
+        let io = tokio::net::TcpStream::connect(addr)
+            .await
+            .map_err(|e| e.to_string())?;
+        let (send, conn) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(io))
+            .await
+            .map_err(|e| e.to_string())?;
+        tokio::spawn(conn);
+        Ok::<_, String>(send)
+    })
+    .await
+    .map_err(|_| "connect timeout".to_string())??;
+    let mut req = get("/");
+    req.headers_mut().insert("host", "test".parse().unwrap());
+    let r = tokio::time::timeout(Duration::from_secs(3), c.send_request(req))
+        .await
+        .map_err(|_| "response timeout".to_string())?
+        .map_err(|e| e.to_string())?;
+    let status = r.status().as_u16();
+    let origin = r
+        .headers()
+        .get("x-origin")
+        .map(|v| v.to_str().unwrap_or("").to_owned())
+        .unwrap_or_default();
+    body_string(r).await;
+    Ok((status, origin))
+}
+
+#[tokio::test]
+async fn config_runs_balances_and_serves_stats() {
+    trace_init();
+    let (a, b) = (origin("a").await, origin("b").await);
+    let (port, stats) = (free_port().await, free_port().await);
+    let text = cfg_text(
+        port,
+        stats,
+        &[("a".into(), a.addr), ("b".into(), b.addr)],
+        "",
+    );
+    let rt = Runtime::start(parse(&text), None).await.unwrap();
+    let fe: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let mut seen = Vec::new();
+    for _ in 0..4 {
+        let (s, o) = get_origin(fe).await.unwrap();
+        assert_eq!(s, 200);
+        seen.push(o);
+    }
+    assert_eq!(seen, ["a", "b", "a", "b"]);
+    // Stats page (HTML and CSV) and Prometheus on the stats listener.
+    let st: SocketAddr = format!("127.0.0.1:{stats}").parse().unwrap();
+    let mut c = h1(st).await;
+    let r = c.send_request(get("/stats;csv")).await.unwrap();
+    assert_eq!(r.status(), 200);
+    let csv = body_string(r).await;
+    assert!(csv.starts_with("# pxname,svname,"), "{csv}");
+    assert!(
+        csv.contains("\napp,a,") && csv.contains("\napp,BACKEND,"),
+        "{csv}"
+    );
+    let r = c.send_request(get("/metrics")).await.unwrap();
+    let prom = body_string(r).await;
+    assert!(
+        prom.contains("haproxy_backend_http_responses_total"),
+        "{}",
+        &prom[..200.min(prom.len())]
+    );
+    let r = c.send_request(get("/stats")).await.unwrap();
+    assert!(body_string(r).await.contains("<html"));
+    rt.stop(Duration::from_secs(1)).await;
+}
+
+#[tokio::test]
+async fn a_dead_origin_is_checked_out_and_rejoins_without_client_errors() {
+    trace_init();
+    let a = origin("a").await;
+    // Origin b on a port we control, so it can die and come back on the same address.
+    let b_port = free_port().await;
+    let b_addr: SocketAddr = format!("127.0.0.1:{b_port}").parse().unwrap();
+    let (port, stats) = (free_port().await, free_port().await);
+    let text = cfg_text(
+        port,
+        stats,
+        &[("a".into(), a.addr), ("b".into(), b_addr)],
+        "",
+    );
+    let rt = Runtime::start(parse(&text), None).await.unwrap();
+    let fe: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    // b is down from the start: checks mark it DOWN, and with redispatch no request fails.
+    for _ in 0..20 {
+        let (s, o) = get_origin(fe).await.unwrap();
+        assert_eq!((s, o.as_str()), (200, "a"));
+    }
+    let be = rt.backend("app").unwrap().clone();
+    assert!(
+        eventually(|| !be.server("b").unwrap().op_state().is_up()).await,
+        "b marked down"
+    );
+    // b comes back: after `rise` checks it takes traffic again.
+    let listener = TcpListener::bind(b_addr).await.unwrap();
+    let served = Arc::new(AtomicUsize::new(0));
+    let s2 = served.clone();
+    let task = tokio::spawn(async move {
+        while let Ok((s, _)) = listener.accept().await {
+            let s2 = s2.clone();
+            tokio::spawn(async move {
+                let svc = hyper::service::service_fn(move |_req| {
+                    s2.fetch_add(1, Ordering::SeqCst);
+                    async {
+                        let mut r = http::Response::new(http_body_util::Full::new(
+                            bytes::Bytes::from_static(b"b"),
+                        ));
+                        r.headers_mut().insert("x-origin", "b".parse().unwrap());
+                        Ok::<_, std::convert::Infallible>(r)
+                    }
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(s), svc)
+                    .await;
+            });
+        }
+    });
+    assert!(
+        eventually(|| be.server("b").unwrap().op_state().is_up()).await,
+        "b back up"
+    );
+    let mut got_b = false;
+    for _ in 0..10 {
+        let (s, o) = get_origin(fe).await.unwrap();
+        assert_eq!(s, 200);
+        got_b |= o == "b";
+    }
+    assert!(got_b, "b serves again");
+    assert!(served.load(Ordering::SeqCst) > 0);
+    task.abort();
+    rt.stop(Duration::from_secs(1)).await;
+}
+
+#[tokio::test]
+async fn reload_under_load_loses_no_request_and_broken_reloads_are_rejected() {
+    trace_init();
+    let (a, b, c) = (origin("a").await, origin("b").await, origin("c").await);
+    let (port, stats) = (free_port().await, free_port().await);
+    let v1 = cfg_text(
+        port,
+        stats,
+        &[("a".into(), a.addr), ("b".into(), b.addr)],
+        "",
+    );
+    let mut rt = Runtime::start(parse(&v1), None).await.unwrap();
+    rt.backend("app")
+        .unwrap()
+        .set_weight("a", lb::core::Weight::new(3).unwrap(), "test")
+        .unwrap();
+    let fe: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let (ok, failed) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let load: Vec<_> = (0..4)
+        .map(|_| {
+            let (stop, ok, failed) = (stop.clone(), ok.clone(), failed.clone());
+            tokio::spawn(async move {
+                let mut n = 0;
+                while !stop.load(Ordering::SeqCst) && n < 2000 {
+                    match get_origin(fe).await {
+                        Ok((200, _)) => ok.fetch_add(1, Ordering::SeqCst),
+                        other => {
+                            eprintln!("failed: {other:?}");
+                            failed.fetch_add(1, Ordering::SeqCst)
+                        }
+                    };
+                    n += 1;
+                }
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Reload: remove b, add c. Old listeners keep serving until the new ones are bound.
+    let v2 = cfg_text(
+        port,
+        stats,
+        &[("a".into(), a.addr), ("c".into(), c.addr)],
+        "",
+    );
+    let new = Runtime::start(parse(&v2), Some(&rt)).await.unwrap();
+    // The operator's weight change on `a` survives the reload.
+    assert_eq!(
+        new.backend("app")
+            .unwrap()
+            .server("a")
+            .unwrap()
+            .weight()
+            .get(),
+        3
+    );
+    let old = std::mem::replace(&mut rt, new);
+    old.stop(Duration::from_secs(5)).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // A broken configuration never replaces the running one.
+    let broken = format!("{v2}\nbackend oops\n    balance roundrobbin\n");
+    assert!(Config::parse_str("test.cfg", &broken, &|_| None).is_err());
+    stop.store(true, Ordering::SeqCst);
+    for l in load {
+        l.await.unwrap();
+    }
+    assert!(
+        ok.load(Ordering::SeqCst) > 50,
+        "ok {}",
+        ok.load(Ordering::SeqCst)
+    );
+    assert_eq!(
+        failed.load(Ordering::SeqCst),
+        0,
+        "no request lost across the reload"
+    );
+    let (s, o) = get_origin(fe).await.unwrap();
+    assert_eq!(s, 200);
+    assert_ne!(o, "b");
+    assert!(c.requests() > 0 || o == "c" || o == "a");
+    rt.stop(Duration::from_secs(1)).await;
+}

@@ -192,7 +192,7 @@ async fn serve_signals(runtime: &mut Runtime, files: &[PathBuf], hard_stop: Dura
                 tracing::info!("SIGHUP: reloading");
                 match Config::load(files) {
                     Err(errors) => tracing::error!("reload rejected, the running configuration stays:\n{errors}"),
-                    Ok(cfg) => match Runtime::start(cfg, Some(runtime)).await {
+                    Ok(cfg) => match Runtime::start(cfg, Some(&mut *runtime)).await {
                         Err(e) => tracing::error!("reload rejected, the running configuration stays: {e}"),
                         Ok(new) => {
                             let old = std::mem::replace(runtime, new);

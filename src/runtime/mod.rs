@@ -36,7 +36,6 @@ use lb_tcp::forward::ForwardConfig;
 use lb_tcp::listen::{Acceptor, ConnLimit, ServeReport, Shutdown, ShutdownSignal};
 use lb_tcp::net::{Peer, Stream};
 use lb_tcp::proxy::{SendProxy, TcpProxy, TcpProxyConfig};
-use tokio::task::JoinSet;
 
 pub use acl::{Acls, Samples};
 pub use cli::Cli;
@@ -122,7 +121,7 @@ pub struct Runtime {
     backends: HashMap<Arc<str>, lb_core::Backend>,
     health: Vec<(Arc<str>, Arc<HealthHandle>)>,
     shutdown: Shutdown,
-    tasks: JoinSet<ServeReport>,
+    listeners: Vec<LiveListener>,
     started: SystemTime,
     /// The runtime API servers on the `stats socket`s.
     cli: cli::CliServer,
@@ -238,6 +237,52 @@ fn check_config(
     Ok(Some(cfg))
 }
 
+/// The connection handler of one listener, swappable at reload.
+type Handler = tower::util::BoxCloneSyncService<(Stream, Peer), (), lb_core::BoxError>;
+
+/// A listener waiting to be bound (or taken over from the previous runtime).
+struct Pending {
+    key: String,
+    spec: lb_tcp::listen::BindSpec,
+    at: (Arc<str>, u32),
+    frontend: Arc<str>,
+    maxconn: Option<u32>,
+    handler: Handler,
+}
+
+/// A running accept loop. Across a reload, a listener with the same frontend and bind
+/// line keeps its socket and its loop; only its handler (the configuration new
+/// connections get) is swapped.
+struct LiveListener {
+    key: String,
+    slot: Arc<arc_swap::ArcSwap<Handler>>,
+    stop: Shutdown,
+    task: tokio::task::JoinHandle<ServeReport>,
+}
+
+/// Calls whatever handler the slot holds now.
+#[derive(Clone)]
+struct SwapHandler(Arc<arc_swap::ArcSwap<Handler>>);
+
+impl tower::Service<(Stream, Peer)> for SwapHandler {
+    type Response = ();
+    type Error = lb_core::BoxError;
+    type Future =
+        std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), lb_core::BoxError>> + Send>>;
+
+    fn poll_ready(
+        &mut self,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, conn: (Stream, Peer)) -> Self::Future {
+        let handler = Handler::clone(&self.0.load());
+        Box::pin(tower::ServiceExt::oneshot(handler, conn))
+    }
+}
+
 enum BackendProxy {
     Http(HttpProxy<TcpConnect>),
     Tcp(TcpProxy<TcpConnect>),
@@ -251,7 +296,10 @@ impl Runtime {
     /// # Errors
     /// [`StartError`], with the file and line of the offending item. Nothing keeps
     /// running after an error: listeners bound so far are closed.
-    pub async fn start(config: Config, previous: Option<&Runtime>) -> Result<Runtime, StartError> {
+    pub async fn start(
+        config: Config,
+        mut previous: Option<&mut Runtime>,
+    ) -> Result<Runtime, StartError> {
         let registry = StatsRegistry::new();
         let mut backends: HashMap<Arc<str>, lb_core::Backend> = HashMap::new();
         let mut proxies: HashMap<Arc<str>, Arc<BackendProxy>> = HashMap::new();
@@ -294,7 +342,7 @@ impl Runtime {
                     }
                 })?;
             // Reload: keep what operators and checks decided about servers we keep.
-            if let Some(prev) = previous.and_then(|p| p.backends.get(&be.name)) {
+            if let Some(prev) = previous.as_ref().and_then(|p| p.backends.get(&be.name)) {
                 for s in backend.snapshot().servers() {
                     if let Some(old) = prev.server(s.name()) {
                         let _ = backend.set_admin_state(
@@ -414,7 +462,7 @@ impl Runtime {
         });
 
         let shutdown = Shutdown::new();
-        let mut tasks = JoinSet::new();
+        let mut pending: Vec<Pending> = Vec::new();
         for fe in &config.frontends {
             let opts = match fe.mode {
                 Mode::Http => ProxyOptions::http(),
@@ -450,16 +498,17 @@ impl Runtime {
                     .or(config.global.maxconn)
                     .unwrap_or(1024);
                 spec.options_mut().backlog.get_or_insert(backlog);
-                // SO_REUSEPORT lets a reloaded configuration bind the same ports before
-                // the old one lets go of them.
+                // A listener that stays across a reload keeps running (see `LiveListener`);
+                // SO_REUSEPORT only matters while a changed one is re-bound.
                 spec.options_mut().reuseport = true;
-                let bound = spec.bind().map_err(|e| StartError::Bind {
-                    file: file.clone(),
-                    line,
-                    spec: b.spec.to_string(),
-                    source: e.into(),
-                })?;
-                listeners.push((bound, b.accept_proxy, tls));
+                let key = format!(
+                    "{}|{}|{}|{}",
+                    fe.name,
+                    b.spec,
+                    b.accept_proxy,
+                    b.tls.is_some()
+                );
+                listeners.push((key, spec, (file.clone(), line), b.accept_proxy, tls));
             }
             let index: Vec<Arc<str>> = {
                 let mut names: Vec<Arc<str>> = Vec::new();
@@ -538,40 +587,95 @@ impl Runtime {
                     fcfg.errors = error_pages(&fe.errorfiles);
                     fcfg.counters = Some(counters.clone());
                     let fcfg = Arc::new(fcfg);
-                    for (bound, accept_proxy, tls) in listeners {
-                        let handler = http_conn_handler(
+                    for (key, spec, at, accept_proxy, tls) in listeners {
+                        let handler = Handler::new(http_conn_handler(
                             fcfg.clone(),
                             routes.clone(),
                             accept_proxy,
                             tls,
                             shutdown.signal(),
-                        );
-                        let mut acceptor = Acceptor::new(fe.name.to_string(), bound);
-                        if let Some(n) = fe.maxconn {
-                            acceptor = acceptor.maxconn(n as usize);
-                        }
-                        if let Some(g) = &global_limit {
-                            acceptor = acceptor.global(g.clone());
-                        }
-                        let signal = shutdown.signal();
-                        tasks.spawn(acceptor.serve(handler, signal));
+                        ));
+                        pending.push(Pending {
+                            key,
+                            spec,
+                            at,
+                            frontend: fe.name.clone(),
+                            maxconn: fe.maxconn,
+                            handler,
+                        });
                     }
                 }
                 Mode::Tcp => {
                     let fe_tcp = tcp::build(fe, &index, &proxies, acls)?;
-                    for (bound, accept_proxy, _) in listeners {
+                    for (key, spec, at, accept_proxy, _) in listeners {
                         let mut f = fe_tcp.clone();
                         if accept_proxy {
                             f = f.accept_proxy(Duration::from_secs(5));
                         }
-                        let mut acceptor = Acceptor::new(fe.name.to_string(), bound);
-                        if let Some(n) = fe.maxconn {
-                            acceptor = acceptor.maxconn(n as usize);
-                        }
-                        if let Some(g) = &global_limit {
-                            acceptor = acceptor.global(g.clone());
-                        }
-                        tasks.spawn(acceptor.serve(f, shutdown.signal()));
+                        pending.push(Pending {
+                            key,
+                            spec,
+                            at,
+                            frontend: fe.name.clone(),
+                            maxconn: fe.maxconn,
+                            handler: Handler::new(f),
+                        });
+                    }
+                }
+            }
+        }
+        // Bind what is new first: an error here leaves the previous runtime untouched.
+        let kept: Vec<String> = previous
+            .as_ref()
+            .map(|p| p.listeners.iter().map(|l| l.key.clone()).collect())
+            .unwrap_or_default();
+        let mut bound = Vec::new();
+        for p in &pending {
+            if kept.contains(&p.key) {
+                bound.push(None);
+                continue;
+            }
+            let l = p.spec.bind().map_err(|e| StartError::Bind {
+                file: p.at.0.clone(),
+                line: p.at.1,
+                spec: p.spec.to_string(),
+                source: e.into(),
+            })?;
+            bound.push(Some(l));
+        }
+        // Commit: start the new accept loops, take over the listeners that stay.
+        let mut listeners = Vec::new();
+        for (p, l) in pending.into_iter().zip(bound) {
+            match l {
+                Some(l) => {
+                    let slot = Arc::new(arc_swap::ArcSwap::from_pointee(p.handler));
+                    let stop = Shutdown::new();
+                    let mut acceptor = Acceptor::new(p.frontend.to_string(), l);
+                    if let Some(n) = p.maxconn {
+                        acceptor = acceptor.maxconn(n as usize);
+                    }
+                    if let Some(g) = &global_limit {
+                        acceptor = acceptor.global(g.clone());
+                    }
+                    let task =
+                        tokio::spawn(acceptor.serve(SwapHandler(slot.clone()), stop.signal()));
+                    listeners.push(LiveListener {
+                        key: p.key,
+                        slot,
+                        stop,
+                        task,
+                    });
+                }
+                None => {
+                    let prev = previous
+                        .as_mut()
+                        .expect("kept keys come from the previous runtime");
+                    if let Some(pos) = prev.listeners.iter().position(|l| l.key == p.key) {
+                        let live = prev.listeners.swap_remove(pos);
+                        // New connections get the new configuration; connections already
+                        // running keep theirs until they end.
+                        live.slot.store(Arc::new(p.handler));
+                        listeners.push(live);
                     }
                 }
             }
@@ -585,7 +689,7 @@ impl Runtime {
             backends,
             health,
             shutdown,
-            tasks,
+            listeners,
             started: SystemTime::now(),
             cli: cli::CliServer::default(),
         };
@@ -602,7 +706,7 @@ impl Runtime {
             backends: HashMap::new(),
             health: Vec::new(),
             shutdown: Shutdown::new(),
-            tasks: JoinSet::new(),
+            listeners: Vec::new(),
             started: SystemTime::now(),
             cli: cli::CliServer::default(),
         }
@@ -632,8 +736,9 @@ impl Runtime {
         self.health.clear();
         self.shutdown.trigger(grace);
         let mut total = ServeReport::default();
-        while let Some(r) = self.tasks.join_next().await {
-            if let Ok(r) = r {
+        for l in self.listeners.drain(..) {
+            l.stop.trigger(grace);
+            if let Ok(r) = l.task.await {
                 total.accepted += r.accepted;
                 total.completed += r.completed;
                 total.cut += r.cut;

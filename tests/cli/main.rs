@@ -354,11 +354,11 @@ async fn interactive_session() {
 
 #[tokio::test]
 async fn reload_takes_the_socket_over_and_stop_removes_it() {
-    let s = setup("reload", 1).await;
+    let mut s = setup("reload", 1).await;
     let admin = s.dir.path("admin.sock");
     assert_eq!(cli(&admin, "set weight app/web1 7").await, "\n");
     let addrs = [s.origins[0].addr];
-    let next = Runtime::start(config(&s.dir, s.port, &addrs), Some(&s.runtime))
+    let next = Runtime::start(config(&s.dir, s.port, &addrs), Some(&mut s.runtime))
         .await
         .expect("reload starts");
     // The new configuration answers on the same path (the weight was carried over).

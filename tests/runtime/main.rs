@@ -221,7 +221,7 @@ async fn reload_under_load_loses_no_request_and_broken_reloads_are_rejected() {
         &[("a".into(), a.addr), ("c".into(), c.addr)],
         "",
     );
-    let new = Runtime::start(parse(&v2), Some(&rt)).await.unwrap();
+    let new = Runtime::start(parse(&v2), Some(&mut rt)).await.unwrap();
     // The operator's weight change on `a` survives the reload.
     assert_eq!(
         new.backend("app")

@@ -3,7 +3,8 @@
 //! stops or reloads them.
 //!
 //! ```no_run
-//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! # #[tokio::main]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let config = lb::config::Config::load(&["haproxy.cfg".into()])?;
 //! let runtime = lb::runtime::Runtime::start(config, None).await?;
 //! // ... until a signal:

@@ -413,7 +413,8 @@ impl Runtime {
                         timeout_tunnel: be.timeouts.tunnel,
                         forwarded,
                         errors: error_pages(&be.errorfiles),
-                        log: !be.logs.is_empty(),
+                        // Frontends decide (their `log` lines and format).
+                        log: false,
                     };
                     BackendProxy::Http(
                         HttpProxy::new(backend.clone(), pools, cfg).with_stats(registry.clone()),
@@ -587,6 +588,13 @@ impl Runtime {
                     fcfg.timeout_http_keep_alive = t.http_keep_alive;
                     fcfg.errors = error_pages(&fe.errorfiles);
                     fcfg.counters = Some(counters.clone());
+                    if !fe.logs.is_empty() {
+                        fcfg.log = Some(Arc::new(
+                            fe.log_format
+                                .clone()
+                                .unwrap_or_else(lb_http::log::LogFormat::httplog),
+                        ));
+                    }
                     let fcfg = Arc::new(fcfg);
                     for (key, spec, at, accept_proxy, tls) in listeners {
                         let handler = Handler::new(http_conn_handler(

@@ -188,6 +188,8 @@ struct Trace {
     server: Option<Arc<str>>,
     retries: u32,
     redispatched: bool,
+    /// The frontend's log format, when it has one.
+    format: Option<Arc<crate::log::LogFormat>>,
 }
 
 fn ms(d: Duration) -> u64 {
@@ -222,7 +224,10 @@ impl Trace {
 fn emit(enabled: bool, trace: &Trace, status: u16, bytes: u64, term: TerminationState) {
     if enabled {
         if let Some(r) = trace.record(status, bytes, term) {
-            crate::log::emit(&r);
+            match &trace.format {
+                Some(f) => f.emit(&r),
+                None => crate::log::emit(&r),
+            }
         }
     }
 }
@@ -248,6 +253,7 @@ where
             first: self.conn.as_ref().is_some_and(|c| c.state.requests() == 1),
         };
         let cfg = self.cfg.clone();
+        let logging = cfg.log || self.conn.as_ref().is_some_and(|c| c.log.is_some());
         let mut trace = Trace {
             accepted: info.as_ref().map_or_else(SystemTime::now, |i| i.accepted),
             start,
@@ -256,7 +262,7 @@ where
                 .as_ref()
                 .map_or_else(|| Arc::from("-"), |i| i.frontend.clone()),
             backend: self.name.clone(),
-            request_line: if cfg.log {
+            request_line: if logging {
                 format!("{} {} {:?}", req.method(), req.uri(), req.version())
             } else {
                 String::new()
@@ -267,6 +273,7 @@ where
             server: None,
             retries: 0,
             redispatched: false,
+            format: self.conn.as_ref().and_then(|c| c.log.clone()),
         };
 
         // Upgrades (WebSocket, any 101) and CONNECT keep their hop-by-hop signalling.
@@ -284,7 +291,7 @@ where
         let scheme = if tls { Scheme::Https } else { Scheme::Http };
         if let Err(e) = headers::normalize_request_target(&mut parts, from, to, scheme) {
             tracing::debug!(error = %e, "invalid request target");
-            emit(cfg.log, &trace, 400, 0, TerminationState::proxy_request());
+            emit(logging, &trace, 400, 0, TerminationState::proxy_request());
             return Box::pin(async move { Ok(cfg.errors.response(StatusCode::BAD_REQUEST)) });
         }
         if upgrade.is_some() {
@@ -348,19 +355,19 @@ where
                     if let Some(st) = &stats {
                         st.backend.response(503);
                     }
-                    emit(cfg.log, &trace, 503, 0, term);
+                    emit(logging, &trace, 503, 0, term);
                     return Ok(cfg.errors.response(StatusCode::SERVICE_UNAVAILABLE));
                 }
             };
             if queued {
-                trace.queued_at = cfg.log.then(Instant::now);
+                trace.queued_at = logging.then(Instant::now);
             } else {
                 trace.queued_at = Some(start);
             }
             let mut request = Request::from_parts(parts, ProxyBody::incoming(body));
             let mut attempt = 0u32;
             // Timers only matter for the log line: no clock reads otherwise.
-            let connect_start = cfg.log.then(Instant::now);
+            let connect_start = logging.then(Instant::now);
             let (resp, conn, srv_counters) = loop {
                 trace.server = Some(guard.server().name_arc().clone());
                 let pool = pools.get(guard.server());
@@ -383,7 +390,7 @@ where
                         tracing::debug!(error = %e, "connect failed");
                         if attempt >= cfg.retries {
                             count_response(&stats, srv_counters.as_ref(), 503);
-                            emit(cfg.log, &trace, 503, 0, TerminationState::no_server());
+                            emit(logging, &trace, 503, 0, TerminationState::no_server());
                             return Ok(cfg.errors.response(StatusCode::SERVICE_UNAVAILABLE));
                         }
                         attempt += 1;
@@ -405,7 +412,7 @@ where
                             guard = match admit.await {
                                 Ok(g) => g,
                                 Err(_) => {
-                                    emit(cfg.log, &trace, 503, 0, TerminationState::no_server());
+                                    emit(logging, &trace, 503, 0, TerminationState::no_server());
                                     return Ok(cfg
                                         .errors
                                         .response(StatusCode::SERVICE_UNAVAILABLE));
@@ -444,7 +451,7 @@ where
                             }
                             count_response(&stats, srv_counters.as_ref(), 504);
                             emit(
-                                cfg.log,
+                                logging,
                                 &trace,
                                 504,
                                 0,
@@ -471,7 +478,7 @@ where
                         }
                         count_response(&stats, srv_counters.as_ref(), 502);
                         emit(
-                            cfg.log,
+                            logging,
                             &trace,
                             502,
                             0,
@@ -496,7 +503,7 @@ where
                 drop(conn);
                 upgrade::spawn_tunnel(client_upgrade, server_upgrade, cfg.timeout_tunnel, guard);
                 emit(
-                    cfg.log,
+                    logging,
                     &trace,
                     status.as_u16(),
                     0,
@@ -506,7 +513,7 @@ where
             }
 
             headers::strip_hop_by_hop(&mut rparts.headers);
-            let log = cfg.log;
+            let log = logging;
             let body = ProxyBody::incoming(rbody).on_complete(move |end: BodyEnd| {
                 if end.eos {
                     conn.release();

@@ -48,6 +48,8 @@ pub struct FrontendConfig {
     pub errors: ErrorPages,
     /// The frontend's statistics (sessions, requests, responses by class, bytes).
     pub counters: Option<Arc<crate::stats::ProxyCounters>>,
+    /// The access-log format of requests on this frontend; `None` logs nothing.
+    pub log: Option<Arc<crate::log::LogFormat>>,
     /// The 408 page as raw bytes, rendered once.
     page_408: std::sync::OnceLock<Bytes>,
 }
@@ -65,6 +67,7 @@ impl FrontendConfig {
             http2: true,
             errors: ErrorPages::new(),
             counters: None,
+            log: None,
             page_408: std::sync::OnceLock::new(),
         }
     }
@@ -100,6 +103,8 @@ pub struct ConnContext {
     pub info: Arc<ConnInfo>,
     /// Request counting and the phase of the connection.
     pub state: Arc<ConnState>,
+    /// The frontend's access-log format (`option httplog` or `log-format`), if it logs.
+    pub log: Option<Arc<crate::log::LogFormat>>,
 }
 
 /// Builds the request service of one client connection.
@@ -163,6 +168,7 @@ where
     let ctx = ConnContext {
         info: Arc::new(info),
         state,
+        log: cfg.log.clone(),
     };
     let svc = PerRequest {
         inner: make.new_conn_service(&ctx),

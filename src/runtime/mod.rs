@@ -121,6 +121,7 @@ pub struct Runtime {
     registry: StatsRegistry,
     backends: HashMap<Arc<str>, lb_core::Backend>,
     health: Vec<(Arc<str>, Arc<HealthHandle>)>,
+    tracks: Vec<lb_health::TrackHandle>,
     shutdown: Shutdown,
     listeners: Vec<LiveListener>,
     started: SystemTime,
@@ -234,6 +235,21 @@ fn check_config(
     }
     if let (true, Some(a)) = (p.enabled, agent) {
         cfg = cfg.agent(a);
+    }
+    if let Some(o) = p.observe {
+        let layer = match o {
+            config::Observe::Layer4 => lb_health::ObserveLayer::Layer4,
+            config::Observe::Layer7 => lb_health::ObserveLayer::Layer7,
+        };
+        let mut obs = lb_health::Observe::new(layer);
+        obs.error_limit = p.error_limit.max(1);
+        obs.on_error = match p.on_error {
+            config::OnError::FastInter => lb_health::OnError::Fastinter,
+            config::OnError::FailCheck => lb_health::OnError::FailCheck,
+            config::OnError::SuddenDeath => lb_health::OnError::SuddenDeath,
+            config::OnError::MarkDown => lb_health::OnError::MarkDown,
+        };
+        cfg = cfg.observe(obs);
     }
     Ok(Some(cfg))
 }
@@ -382,6 +398,7 @@ impl Runtime {
                     }
                 }
             }
+            let mut observe_hook: Option<lb_http::proxy::ObserveHook> = None;
             if !checks.is_empty() {
                 let handle = checker
                     .start(&backend, checks)
@@ -389,7 +406,22 @@ impl Runtime {
                         backend: be.name.to_string(),
                         reason: e.to_string(),
                     })?;
-                health.push((be.name.clone(), Arc::new(handle)));
+                let handle = Arc::new(handle);
+                if be.servers.iter().any(|s| s.check.observe.is_some()) {
+                    // Passive observation: errors seen in real traffic feed the checks.
+                    let h = handle.clone();
+                    observe_hook = Some(Arc::new(move |server: &str, what| {
+                        if let Some(o) = h.observer(server) {
+                            match what {
+                                lb_http::proxy::Observation::Layer4Error => o.report_layer4_error(),
+                                lb_http::proxy::Observation::Status(code) => {
+                                    o.report_layer7_status(code)
+                                }
+                            }
+                        }
+                    }));
+                }
+                health.push((be.name.clone(), handle));
             }
 
             let proxy = match be.mode {
@@ -415,6 +447,7 @@ impl Runtime {
                         errors: error_pages(&be.errorfiles),
                         // Frontends decide (their `log` lines and format).
                         log: false,
+                        observe: observe_hook,
                     };
                     BackendProxy::Http(
                         HttpProxy::new(backend.clone(), pools, cfg).with_stats(registry.clone()),
@@ -444,6 +477,27 @@ impl Runtime {
             };
             proxies.insert(be.name.clone(), Arc::new(proxy));
             backends.insert(be.name.clone(), backend);
+        }
+
+        // `track`: a server follows another server's state.
+        let mut tracks = Vec::new();
+        for be in &config.backends {
+            for s in &be.servers {
+                let Some(t) = &s.track else { continue };
+                let (Some(follower), Some(leader)) =
+                    (backends.get(&be.name), backends.get(&t.backend))
+                else {
+                    continue;
+                };
+                let handle =
+                    lb_health::track(follower, &s.name, leader, &t.server).map_err(|e| {
+                        StartError::Health {
+                            backend: be.name.to_string(),
+                            reason: format!("track {}/{}: {e}", t.backend, t.server),
+                        }
+                    })?;
+                tracks.push(handle);
+            }
         }
 
         // Health facts on the stats page.
@@ -697,6 +751,7 @@ impl Runtime {
             registry,
             backends,
             health,
+            tracks,
             shutdown,
             listeners,
             started: SystemTime::now(),
@@ -714,6 +769,7 @@ impl Runtime {
             registry: StatsRegistry::new(),
             backends: HashMap::new(),
             health: Vec::new(),
+            tracks: Vec::new(),
             shutdown: Shutdown::new(),
             listeners: Vec::new(),
             started: SystemTime::now(),
@@ -743,6 +799,7 @@ impl Runtime {
         // Checks stop when their handles drop (the stats view holds clones until the
         // registry goes).
         self.health.clear();
+        self.tracks.clear();
         self.shutdown.trigger(grace);
         let mut total = ServeReport::default();
         for l in self.listeners.drain(..) {

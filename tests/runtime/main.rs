@@ -258,3 +258,59 @@ async fn reload_under_load_loses_no_request_and_broken_reloads_are_rejected() {
     assert!(c.requests() > 0 || o == "c" || o == "a");
     rt.stop(Duration::from_secs(1)).await;
 }
+
+#[tokio::test]
+async fn observe_layer7_marks_a_failing_server_down_and_track_follows() {
+    trace_init();
+    // An origin whose every answer is a 500, and a healthy one.
+    let bad = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let bad_addr = bad.local_addr().unwrap();
+    let task = tokio::spawn(async move {
+        while let Ok((s, _)) = bad.accept().await {
+            tokio::spawn(async move {
+                let svc = hyper::service::service_fn(|_req| async {
+                    let mut r = http::Response::new(http_body_util::Full::new(
+                        bytes::Bytes::from_static(b"oops"),
+                    ));
+                    *r.status_mut() = http::StatusCode::INTERNAL_SERVER_ERROR;
+                    Ok::<_, std::convert::Infallible>(r)
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(s), svc)
+                    .await;
+            });
+        }
+    });
+    let good = origin("good").await;
+    let (port, stats) = (free_port().await, free_port().await);
+    let text = format!(
+        "defaults\n    mode http\n    timeout connect 1s\n    timeout client 5s\n    timeout server 5s\n\
+         frontend web\n    bind 127.0.0.1:{port}\n    default_backend app\n\
+         backend app\n    balance roundrobin\n\
+         \x20   server bad {bad_addr} check inter 10s observe layer7 error-limit 3 on-error mark-down\n\
+         \x20   server good {} check inter 10s\n\
+         backend mirror\n    server copy {bad_addr} track app/bad\n\
+         listen stats\n    bind 127.0.0.1:{stats}\n    stats enable\n    stats uri /\n",
+        good.addr
+    );
+    let rt = Runtime::start(parse(&text), None).await.unwrap();
+    let fe: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let be = rt.backend("app").unwrap().clone();
+    let mirror = rt.backend("mirror").unwrap().clone();
+    let mut statuses = Vec::new();
+    for _ in 0..12 {
+        statuses.push(get_origin(fe).await.unwrap().0);
+    }
+    // Three 500s from `bad`, then it is marked down and only `good` answers.
+    assert_eq!(
+        statuses.iter().filter(|&&s| s == 500).count(),
+        3,
+        "{statuses:?}"
+    );
+    assert!(!be.server("bad").unwrap().op_state().is_up());
+    assert!(statuses[8..].iter().all(|&s| s == 200), "{statuses:?}");
+    // The tracking server follows.
+    assert!(eventually(|| !mirror.server("copy").unwrap().op_state().is_up()).await);
+    task.abort();
+    rt.stop(Duration::from_secs(1)).await;
+}

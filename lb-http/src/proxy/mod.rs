@@ -37,8 +37,21 @@ use crate::stats::{ProxyCounters, ProxyOptions, ServerHttpCounters, StatsRegistr
 
 pub use lb_core::Redispatch;
 
+/// What passive health observation hears about one server (HAProxy's `observe`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Observation {
+    /// Connecting to the server failed.
+    Layer4Error,
+    /// The server answered (or the proxy answered for it: 502 on a broken response, 504 on
+    /// a timeout) with this status.
+    Status(u16),
+}
+
+/// Receives [`Observation`]s: `(server name, what happened)`.
+pub type ObserveHook = Arc<dyn Fn(&str, Observation) + Send + Sync>;
+
 /// Per-backend proxy settings, with HAProxy's defaults.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct ProxyConfig {
     /// Connection retries (`retries`, default 3).
     pub retries: u32,
@@ -54,6 +67,29 @@ pub struct ProxyConfig {
     pub errors: ErrorPages,
     /// Log each request on `lb::access` in HAProxy's httplog format.
     pub log: bool,
+    /// Passive health observation of the servers' answers.
+    pub observe: Option<ObserveHook>,
+}
+
+impl fmt::Debug for ProxyConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ProxyConfig")
+            .field("retries", &self.retries)
+            .field("redispatch", &self.redispatch)
+            .field("timeout_server", &self.timeout_server)
+            .field("timeout_tunnel", &self.timeout_tunnel)
+            .field("forwarded", &self.forwarded)
+            .field("errors", &self.errors)
+            .field("log", &self.log)
+            .field("observe", &self.observe.is_some())
+            .finish()
+    }
+}
+
+fn observe(cfg: &ProxyConfig, server: &str, what: Observation) {
+    if let Some(h) = &cfg.observe {
+        h(server, what);
+    }
 }
 
 impl Default for ProxyConfig {
@@ -66,6 +102,7 @@ impl Default for ProxyConfig {
             forwarded: ForwardedOptions::default(),
             errors: ErrorPages::new(),
             log: false,
+            observe: None,
         }
     }
 }
@@ -384,6 +421,7 @@ where
                         // Connection failure: nothing was sent, the request is intact.
                         let srv_stats = guard.server().stats();
                         srv_stats.connect_errors.fetch_add(1, Relaxed);
+                        observe(&cfg, guard.server().name(), Observation::Layer4Error);
                         if let Some(st) = &stats {
                             st.backend.connect_error();
                         }
@@ -450,6 +488,7 @@ where
                                 st.backend.response_error();
                             }
                             count_response(&stats, srv_counters.as_ref(), 504);
+                            observe(&cfg, guard.server().name(), Observation::Status(504));
                             emit(
                                 logging,
                                 &trace,
@@ -477,6 +516,7 @@ where
                             st.backend.response_error();
                         }
                         count_response(&stats, srv_counters.as_ref(), 502);
+                        observe(&cfg, guard.server().name(), Observation::Status(502));
                         emit(
                             logging,
                             &trace,
@@ -491,6 +531,11 @@ where
             trace.response_ms = connect_start.map(|t| ms(t.elapsed()));
             let status = resp.status();
             count_response(&stats, srv_counters.as_ref(), status.as_u16());
+            observe(
+                &cfg,
+                guard.server().name(),
+                Observation::Status(status.as_u16()),
+            );
             let (mut rparts, rbody) = resp.into_parts();
 
             if let Some(client_upgrade) = client_upgrade.filter(|_| {

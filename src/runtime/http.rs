@@ -40,11 +40,19 @@ pub(crate) struct HttpRoutes {
 pub(crate) struct HttpFrontend {
     routes: Arc<HttpRoutes>,
     conn: Option<ConnContext>,
+    /// The backends' proxies bound to this connection (built once per connection, not per
+    /// request).
+    proxies: Arc<[HttpProxy<TcpConnect>]>,
 }
 
 impl HttpFrontend {
     pub(crate) fn new(routes: Arc<HttpRoutes>) -> Self {
-        HttpFrontend { routes, conn: None }
+        let proxies = Arc::from(routes.backends.clone());
+        HttpFrontend {
+            routes,
+            conn: None,
+            proxies,
+        }
     }
 }
 
@@ -55,6 +63,12 @@ impl NewConnService for HttpFrontend {
         HttpFrontend {
             routes: self.routes.clone(),
             conn: Some(ctx.clone()),
+            proxies: self
+                .routes
+                .backends
+                .iter()
+                .map(|p| p.for_connection(ctx))
+                .collect(),
         }
     }
 }
@@ -122,14 +136,8 @@ impl Service<Request<Incoming>> for HttpFrontend {
                 .or(r.default_backend)
         };
         let req = Request::from_parts(parts, body);
-        match chosen.and_then(|i| r.backends.get(i)) {
-            Some(proxy) => {
-                let mut proxy = match &self.conn {
-                    Some(ctx) => proxy.for_connection(ctx),
-                    None => proxy.clone(),
-                };
-                proxy.call(req)
-            }
+        match chosen.and_then(|i| self.proxies.get(i)) {
+            Some(proxy) => proxy.clone().call(req),
             None => {
                 // No backend: HAProxy answers 503.
                 let resp = r.errors.response(StatusCode::SERVICE_UNAVAILABLE);

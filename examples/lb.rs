@@ -52,14 +52,8 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .with_target(true)
-        .init();
-
     if args.files.is_empty() && !args.check {
+        let _ = init_logs(&[]);
         return run_runtime(
             None,
             || Err("the demo builds its own configuration".into()),
@@ -81,8 +75,31 @@ fn main() -> ExitCode {
         println!("Configuration file is valid");
         return ExitCode::SUCCESS;
     }
+    if let Err(e) = init_logs(&config.global.logs) {
+        eprintln!("[ALERT] {e}");
+        return ExitCode::from(1);
+    }
     let threads = config.global.nbthread;
     run_runtime(threads, move || Ok(config), args.files)
+}
+
+/// Logs go to stdout (filtered by `RUST_LOG`, default info) and, when the configuration has
+/// global `log` lines, to those syslog targets too.
+fn init_logs(targets: &[lb::config::LogTarget]) -> std::io::Result<()> {
+    use tracing_subscriber::layer::{Layer as _, SubscriberExt as _};
+    use tracing_subscriber::util::SubscriberInitExt as _;
+    let syslog = lb::runtime::syslog::SyslogLayer::from_config(targets)?;
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_target(true)
+                .with_filter(filter),
+        )
+        .with(syslog)
+        .init();
+    Ok(())
 }
 
 fn run_runtime(

@@ -215,12 +215,16 @@ async fn unix_bind_does_not_replace_regular_files() {
     assert_eq!(std::fs::read(&path).unwrap(), b"data");
 }
 
-/// Binds `127.0.0.1:P-(P+n-1)` for some free-looking P (retrying if another process races).
+/// Binds `127.0.0.1:P-(P+n-1)` for some free P (retrying when a port is taken).
 fn bind_port_range(n: u16) -> (u16, Vec<Listener>) {
-    for _ in 0..20 {
-        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let first = probe.local_addr().unwrap().port();
-        drop(probe);
+    // Below the usual ephemeral range (32768-60999): busy loopback traffic keeps client
+    // sockets on ports next to a probed ephemeral port.
+    let seed = std::process::id() as u64
+        ^ std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos() as u64);
+    for attempt in 0..50u64 {
+        let first = 20_000 + ((seed.wrapping_mul(2_654_435_761) + attempt * 7_919) % 10_000) as u16;
         let Some(last) = first.checked_add(n - 1) else {
             continue;
         };

@@ -457,19 +457,104 @@ pub struct Bind {
     pub accept_proxy: bool,
     /// `maxconn`: most concurrent connections on this listener. Default is the frontend's.
     pub maxconn: Option<u32>,
-    /// `ssl crt <file> [alpn <list>]`: TLS termination.
+    /// `ssl crt <file> [alpn <list>] ...`: TLS termination.
     pub tls: Option<BindTls>,
 }
 
-/// TLS settings of a `bind` line (`ssl`, `crt`, `alpn`).
+/// TLS settings of a `bind` line (`ssl` and the options that need it). Relative paths
+/// are resolved against the directory of the configuration file, as for `errorfile`;
+/// none of the files is read by the parser.
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub struct BindTls {
-    /// `crt`: PEM files holding a certificate chain and its key, as written (relative to
-    /// the working directory, as in HAProxy). Not read by the parser.
+    /// `crt`: PEM files (or directories of them) holding a certificate chain and its key.
     pub certificates: Vec<PathBuf>,
+    /// `crt-list`: HAProxy certificate lists (one certificate per line, with SNI filters).
+    pub crt_lists: Vec<PathBuf>,
+    /// The directory relative certificate paths inside a `crt-list` are resolved
+    /// against: the configuration file's directory (`None` for a configuration without
+    /// a file, where they stay relative to the working directory).
+    pub crt_base: Option<PathBuf>,
     /// `alpn`: protocols to offer, in order (`h2`, `http/1.1`). Default is none.
     pub alpn: Vec<String>,
+    /// `ssl-min-ver`: the lowest protocol version accepted. Default is TLSv1.2.
+    pub min_version: Option<TlsVersion>,
+    /// `ssl-max-ver`: the highest protocol version accepted. Default is TLSv1.3.
+    pub max_version: Option<TlsVersion>,
+    /// `ciphers`: the TLS 1.2 cipher list, OpenSSL syntax, as written. Checked when the
+    /// listener starts.
+    pub ciphers: Option<String>,
+    /// `ciphersuites`: the TLS 1.3 suites, `:`-separated, as written. Checked when the
+    /// listener starts.
+    pub ciphersuites: Option<String>,
+    /// `prefer-client-ciphers`: follow the client's suite order rather than ours.
+    pub prefer_client_ciphers: bool,
+    /// `verify`: whether a client certificate is asked for. Default is none.
+    pub verify: ClientVerify,
+    /// `ca-file`: the CAs client certificates must chain to.
+    pub ca_file: Option<PathBuf>,
+    /// `crl-file`: revoked client certificates.
+    pub crl_file: Option<PathBuf>,
+    /// `no-tls-tickets`: no stateless session resumption.
+    pub no_tls_tickets: bool,
+    /// `tls-ticket-keys`: the session ticket keys file. Default is a random key.
+    pub tls_ticket_keys: Option<PathBuf>,
+}
+
+/// A TLS protocol version of `ssl-min-ver` and `ssl-max-ver`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[non_exhaustive]
+pub enum TlsVersion {
+    /// `TLSv1.2`.
+    Tls12,
+    /// `TLSv1.3`.
+    Tls13,
+}
+
+impl TlsVersion {
+    /// HAProxy's name (`TLSv1.2`, `TLSv1.3`).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            TlsVersion::Tls12 => "TLSv1.2",
+            TlsVersion::Tls13 => "TLSv1.3",
+        }
+    }
+}
+
+impl fmt::Display for TlsVersion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// `verify none|optional|required` of a `bind` line: client certificates.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ClientVerify {
+    /// No certificate is asked for.
+    #[default]
+    None,
+    /// A certificate is asked for; if one is sent, it must verify.
+    Optional,
+    /// A valid certificate is required.
+    Required,
+}
+
+impl ClientVerify {
+    /// HAProxy's word.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ClientVerify::None => "none",
+            ClientVerify::Optional => "optional",
+            ClientVerify::Required => "required",
+        }
+    }
+}
+
+impl fmt::Display for ClientVerify {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// A `log` line in a proxy section.

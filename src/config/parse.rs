@@ -1070,7 +1070,7 @@ fn proxy_keyword(cx: &mut Ctx, d: &mut Draft, l: &mut Line<'_>) -> Result<(), Er
         }
         "bind" => {
             d.bind_seen = true;
-            let b = bind(l)?;
+            let b = bind(&cx.dir, l)?;
             d.binds.push(b);
             Ok(())
         }
@@ -1226,8 +1226,9 @@ fn format_arg(l: &Line<'_>) -> Result<LogFormat, ErrorKind> {
     LogFormat::parse(s).map_err(ErrorKind::LogFormat)
 }
 
-/// Options of `bind` handled here; the others go to lb-tcp's [`BindSpec`].
-fn bind(l: &Line<'_>) -> Result<Bind, ErrorKind> {
+/// Options of `bind` handled here; the others go to lb-tcp's [`BindSpec`]. Relative TLS
+/// file paths are resolved against `dir`, the configuration file's directory.
+fn bind(dir: &Path, l: &Line<'_>) -> Result<Bind, ErrorKind> {
     let addrs = l.req(1, "address (e.g. ':80' or '127.0.0.1:8080')")?;
     let mut b = Bind {
         span: l.span.clone(),
@@ -1239,10 +1240,16 @@ fn bind(l: &Line<'_>) -> Result<Bind, ErrorKind> {
     };
     let mut ssl = false;
     let mut tls = BindTls::default();
+    // The first option that needs `ssl`, for the error when it is missing.
+    let mut needs_ssl: Option<&'static str> = None;
     let mut socket_words = vec![addrs];
     let mut i = 2;
     while let Some(w) = l.arg(i) {
         let value = |option: &'static str| l.arg(i + 1).ok_or(ErrorKind::MissingValue { option });
+        let path = |option: &'static str| value(option).map(|v| dir.join(v));
+        let mut tls_option = |option: &'static str| {
+            needs_ssl.get_or_insert(option);
+        };
         match w {
             "accept-proxy" => b.accept_proxy = true,
             "name" => {
@@ -1255,10 +1262,17 @@ fn bind(l: &Line<'_>) -> Result<Bind, ErrorKind> {
             }
             "ssl" => ssl = true,
             "crt" => {
-                tls.certificates.push(value("crt")?.into());
+                tls_option("crt");
+                tls.certificates.push(path("crt")?);
+                i += 1;
+            }
+            "crt-list" => {
+                tls_option("crt-list");
+                tls.crt_lists.push(path("crt-list")?);
                 i += 1;
             }
             "alpn" => {
+                tls_option("alpn");
                 let v = value("alpn")?;
                 if v.is_empty() || v.split(',').any(str::is_empty) {
                     return Err(ErrorKind::InvalidValue {
@@ -1268,6 +1282,65 @@ fn bind(l: &Line<'_>) -> Result<Bind, ErrorKind> {
                     });
                 }
                 tls.alpn = v.split(',').map(str::to_owned).collect();
+                i += 1;
+            }
+            "ssl-min-ver" => {
+                tls_option("ssl-min-ver");
+                tls.min_version = Some(tls_version(value("ssl-min-ver")?)?);
+                i += 1;
+            }
+            "ssl-max-ver" => {
+                tls_option("ssl-max-ver");
+                tls.max_version = Some(tls_version(value("ssl-max-ver")?)?);
+                i += 1;
+            }
+            "ciphers" => {
+                tls_option("ciphers");
+                tls.ciphers = Some(cipher_list("ciphers", value("ciphers")?)?);
+                i += 1;
+            }
+            "ciphersuites" => {
+                tls_option("ciphersuites");
+                tls.ciphersuites = Some(cipher_list("ciphersuites", value("ciphersuites")?)?);
+                i += 1;
+            }
+            "prefer-client-ciphers" => {
+                tls_option("prefer-client-ciphers");
+                tls.prefer_client_ciphers = true;
+            }
+            "verify" => {
+                tls_option("verify");
+                tls.verify = match value("verify")? {
+                    "none" => ClientVerify::None,
+                    "optional" => ClientVerify::Optional,
+                    "required" => ClientVerify::Required,
+                    other => {
+                        return Err(ErrorKind::UnknownValue {
+                            what: "verify",
+                            value: other.to_owned(),
+                            expected: "none, optional or required",
+                        })
+                    }
+                };
+                i += 1;
+            }
+            "ca-file" => {
+                tls_option("ca-file");
+                tls.ca_file = Some(path("ca-file")?);
+                i += 1;
+            }
+            "crl-file" => {
+                tls_option("crl-file");
+                tls.crl_file = Some(path("crl-file")?);
+                i += 1;
+            }
+            "no-tls-tickets" => {
+                tls_option("no-tls-tickets");
+                tls.no_tls_tickets = true;
+            }
+            "tls-ticket-keys" => {
+                tls_option("tls-ticket-keys");
+                tls.tls_ticket_keys = Some(path("tls-ticket-keys")?);
                 i += 1;
             }
             // lb-tcp's options that take a value: pass both words through.
@@ -1297,36 +1370,93 @@ fn bind(l: &Line<'_>) -> Result<Bind, ErrorKind> {
         BindSpecError::UnknownOption(o) => ErrorKind::UnsupportedValue {
             what: format!("bind option '{o}'"),
             note: Some(
-                "supported: accept-proxy, name, maxconn, ssl, crt, alpn, backlog, reuseport, \
-                 nodelay, keepalive, keepalive-idle, keepalive-intvl, keepalive-cnt, \
-                 transparent, freebind, v6only, v4v6, mode, uid, gid, namespace",
+                "supported: accept-proxy, name, maxconn, ssl, crt, crt-list, alpn, \
+                 ssl-min-ver, ssl-max-ver, ciphers, ciphersuites, prefer-client-ciphers, \
+                 verify, ca-file, crl-file, no-tls-tickets, tls-ticket-keys, backlog, \
+                 reuseport, nodelay, keepalive, keepalive-idle, keepalive-intvl, \
+                 keepalive-cnt, transparent, freebind, v6only, v4v6, mode, uid, gid, namespace",
             ),
         },
         other => ErrorKind::Invalid(other.to_string()),
     })?;
-    match (ssl, tls.certificates.is_empty(), tls.alpn.is_empty()) {
-        (true, true, _) => {
-            return Err(ErrorKind::Requires {
-                what: "ssl",
-                needs: "crt",
-            })
-        }
-        (false, false, _) => {
-            return Err(ErrorKind::Requires {
-                what: "crt",
-                needs: "ssl",
-            })
-        }
-        (false, true, false) => {
-            return Err(ErrorKind::Requires {
-                what: "alpn",
-                needs: "ssl",
-            })
-        }
-        (true, false, _) => b.tls = Some(tls),
-        (false, true, true) => {}
+    if !ssl {
+        return match needs_ssl {
+            Some(what) => Err(ErrorKind::Requires { what, needs: "ssl" }),
+            None => Ok(b),
+        };
     }
+    if tls.certificates.is_empty() && tls.crt_lists.is_empty() {
+        return Err(ErrorKind::Requires {
+            what: "ssl",
+            needs: "crt",
+        });
+    }
+    if tls.ca_file.is_none() {
+        match tls.verify {
+            ClientVerify::None => {}
+            ClientVerify::Optional => {
+                return Err(ErrorKind::Requires {
+                    what: "verify optional",
+                    needs: "ca-file",
+                })
+            }
+            ClientVerify::Required => {
+                return Err(ErrorKind::Requires {
+                    what: "verify required",
+                    needs: "ca-file",
+                })
+            }
+        }
+        if tls.crl_file.is_some() {
+            return Err(ErrorKind::Requires {
+                what: "crl-file",
+                needs: "ca-file",
+            });
+        }
+    }
+    if let (Some(min), Some(max)) = (tls.min_version, tls.max_version) {
+        if min > max {
+            return Err(ErrorKind::Invalid(format!(
+                "'ssl-min-ver {min}' is above 'ssl-max-ver {max}'"
+            )));
+        }
+    }
+    if tls.no_tls_tickets && tls.tls_ticket_keys.is_some() {
+        return Err(ErrorKind::Invalid(
+            "'no-tls-tickets' and 'tls-ticket-keys' cannot be used together".into(),
+        ));
+    }
+    if !dir.as_os_str().is_empty() {
+        tls.crt_base = Some(dir.to_path_buf());
+    }
+    b.tls = Some(tls);
     Ok(b)
+}
+
+/// The value of `ssl-min-ver` and `ssl-max-ver`.
+fn tls_version(v: &str) -> Result<TlsVersion, ErrorKind> {
+    match v {
+        "TLSv1.2" => Ok(TlsVersion::Tls12),
+        "TLSv1.3" => Ok(TlsVersion::Tls13),
+        other => Err(ErrorKind::UnknownValue {
+            what: "TLS version",
+            value: other.to_owned(),
+            expected: "TLSv1.2 or TLSv1.3",
+        }),
+    }
+}
+
+/// The value of `ciphers` and `ciphersuites`: a `:`-separated list of names, checked
+/// against what rustls implements when the listener starts.
+fn cipher_list(what: &'static str, v: &str) -> Result<String, ErrorKind> {
+    if v.is_empty() || v.split(':').any(str::is_empty) {
+        return Err(ErrorKind::InvalidValue {
+            what,
+            value: v.to_owned(),
+            reason: "expected a ':'-separated list of cipher names".into(),
+        });
+    }
+    Ok(v.to_owned())
 }
 
 fn timeout(cx: &mut Ctx, d: &mut Draft, l: &mut Line<'_>) -> Result<(), ErrorKind> {

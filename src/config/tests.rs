@@ -627,7 +627,9 @@ fn bind_errors() {
     assert_eq!(
         b(":80 process 1"),
         "t.cfg:2: 'bind': bind option 'process' is not supported yet (supported: \
-         accept-proxy, name, maxconn, ssl, crt, alpn, backlog, reuseport, nodelay, keepalive, \
+         accept-proxy, name, maxconn, ssl, crt, crt-list, alpn, ssl-min-ver, ssl-max-ver, \
+         ciphers, ciphersuites, prefer-client-ciphers, verify, ca-file, crl-file, \
+         no-tls-tickets, tls-ticket-keys, backlog, reuseport, nodelay, keepalive, \
          keepalive-idle, keepalive-intvl, keepalive-cnt, transparent, freebind, v6only, v4v6, \
          mode, uid, gid, namespace)"
     );
@@ -666,6 +668,233 @@ fn bind_errors() {
     assert_eq!(
         b(":80 name n \"\""),
         "t.cfg:2: 'bind': invalid bind argument '': must be a single non-empty word"
+    );
+}
+
+#[test]
+fn bind_tls_options() {
+    let tls = |opts: &str| {
+        let c = parse(&format!("frontend f\n  bind :443 ssl crt a.pem {opts}\n"));
+        frontend(&c).binds[0].tls.clone().unwrap()
+    };
+    // Defaults.
+    let t = tls("");
+    assert_eq!(t.certificates, [std::path::PathBuf::from("a.pem")]);
+    assert!(t.crt_lists.is_empty());
+    assert_eq!(t.crt_base, None, "parse_str of 't.cfg' has no directory");
+    assert_eq!(t.min_version, None);
+    assert_eq!(t.max_version, None);
+    assert_eq!(t.ciphers, None);
+    assert_eq!(t.ciphersuites, None);
+    assert!(!t.prefer_client_ciphers);
+    assert_eq!(t.verify, ClientVerify::None);
+    assert_eq!(t.ca_file, None);
+    assert_eq!(t.crl_file, None);
+    assert!(!t.no_tls_tickets);
+    assert_eq!(t.tls_ticket_keys, None);
+
+    // crt (repeatable, file or directory) and crt-list (repeatable).
+    let t = tls("crt /etc/certs/ crt-list list.txt crt-list /l2.txt");
+    assert_eq!(
+        t.certificates,
+        [std::path::PathBuf::from("a.pem"), "/etc/certs/".into()]
+    );
+    assert_eq!(
+        t.crt_lists,
+        [std::path::PathBuf::from("list.txt"), "/l2.txt".into()]
+    );
+    // crt-list alone is enough for ssl.
+    let c = parse("frontend f\n  bind :443 ssl crt-list l.txt\n");
+    let t = frontend(&c).binds[0].tls.clone().unwrap();
+    assert!(t.certificates.is_empty());
+    assert_eq!(t.crt_lists, [std::path::PathBuf::from("l.txt")]);
+
+    // Versions.
+    let t = tls("ssl-min-ver TLSv1.2 ssl-max-ver TLSv1.3");
+    assert_eq!(t.min_version, Some(TlsVersion::Tls12));
+    assert_eq!(t.max_version, Some(TlsVersion::Tls13));
+    assert_eq!(
+        tls("ssl-min-ver TLSv1.3").min_version,
+        Some(TlsVersion::Tls13)
+    );
+    assert_eq!(
+        tls("ssl-max-ver TLSv1.2").max_version,
+        Some(TlsVersion::Tls12)
+    );
+    assert_eq!(TlsVersion::Tls12.to_string(), "TLSv1.2");
+    assert_eq!(TlsVersion::Tls13.as_str(), "TLSv1.3");
+    assert_eq!(
+        tls("ssl-min-ver TLSv1.3 ssl-max-ver TLSv1.3").min_version,
+        Some(TlsVersion::Tls13)
+    );
+
+    // Ciphers.
+    let t = tls(
+        "ciphers ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES128-GCM-SHA256 \
+         ciphersuites TLS_AES_128_GCM_SHA256:TLS_CHACHA20_POLY1305_SHA256 prefer-client-ciphers",
+    );
+    assert_eq!(
+        t.ciphers.as_deref(),
+        Some("ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES128-GCM-SHA256")
+    );
+    assert_eq!(
+        t.ciphersuites.as_deref(),
+        Some("TLS_AES_128_GCM_SHA256:TLS_CHACHA20_POLY1305_SHA256")
+    );
+    assert!(t.prefer_client_ciphers);
+
+    // Client certificates.
+    let t = tls("verify required ca-file ca.pem crl-file crl.pem");
+    assert_eq!(t.verify, ClientVerify::Required);
+    assert_eq!(t.ca_file, Some("ca.pem".into()));
+    assert_eq!(t.crl_file, Some("crl.pem".into()));
+    assert_eq!(
+        tls("verify optional ca-file ca.pem").verify,
+        ClientVerify::Optional
+    );
+    assert_eq!(tls("verify none").verify, ClientVerify::None);
+    let t = tls("ca-file ca.pem");
+    assert_eq!(t.verify, ClientVerify::None, "a CA alone asks for nothing");
+    assert_eq!(t.ca_file, Some("ca.pem".into()));
+    assert_eq!(ClientVerify::Optional.to_string(), "optional");
+
+    // Tickets.
+    assert!(tls("no-tls-tickets").no_tls_tickets);
+    assert_eq!(
+        tls("tls-ticket-keys keys.txt").tls_ticket_keys,
+        Some("keys.txt".into())
+    );
+
+    // Options may come before 'ssl', and the last of a repeated option wins.
+    let c = parse(
+        "frontend f\n  bind :443 verify optional ca-file ca.pem ssl-min-ver TLSv1.3 \
+         ssl-min-ver TLSv1.2 ssl crt a.pem\n",
+    );
+    let t = frontend(&c).binds[0].tls.clone().unwrap();
+    assert_eq!(t.verify, ClientVerify::Optional);
+    assert_eq!(t.min_version, Some(TlsVersion::Tls12));
+}
+
+#[test]
+fn bind_tls_paths_are_relative_to_the_config_file() {
+    let c = Config::parse_str(
+        "/etc/lb/lb.cfg",
+        "frontend f\n  bind :443 ssl crt site.pem crt /abs/b.pem crt certs/ crt-list l.txt \
+         ca-file ca.pem crl-file crl.pem tls-ticket-keys keys.txt\n",
+        &env,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let t = c.frontend("f").unwrap().binds[0].tls.clone().unwrap();
+    let dir = std::path::Path::new("/etc/lb");
+    assert_eq!(
+        t.certificates,
+        [
+            dir.join("site.pem"),
+            "/abs/b.pem".into(),
+            dir.join("certs/")
+        ]
+    );
+    assert_eq!(t.crt_lists, [dir.join("l.txt")]);
+    assert_eq!(t.crt_base.as_deref(), Some(dir));
+    assert_eq!(t.ca_file, Some(dir.join("ca.pem")));
+    assert_eq!(t.crl_file, Some(dir.join("crl.pem")));
+    assert_eq!(t.tls_ticket_keys, Some(dir.join("keys.txt")));
+}
+
+#[test]
+fn bind_tls_errors() {
+    let b = |line: &str| err(&format!("frontend f\n  bind {line}\n"));
+    // Every TLS option needs 'ssl'.
+    for (opts, what) in [
+        ("crt a.pem", "crt"),
+        ("crt-list l.txt", "crt-list"),
+        ("alpn h2", "alpn"),
+        ("ssl-min-ver TLSv1.2", "ssl-min-ver"),
+        ("ssl-max-ver TLSv1.3", "ssl-max-ver"),
+        ("ciphers ECDHE-RSA-AES128-GCM-SHA256", "ciphers"),
+        ("ciphersuites TLS_AES_128_GCM_SHA256", "ciphersuites"),
+        ("prefer-client-ciphers", "prefer-client-ciphers"),
+        ("verify none", "verify"),
+        ("ca-file ca.pem", "ca-file"),
+        ("crl-file crl.pem", "crl-file"),
+        ("no-tls-tickets", "no-tls-tickets"),
+        ("tls-ticket-keys k.txt", "tls-ticket-keys"),
+    ] {
+        assert_eq!(
+            b(&format!(":443 {opts}")),
+            format!("t.cfg:2: 'bind': '{what}' needs 'ssl'"),
+            "{opts}"
+        );
+    }
+    // The first one is named.
+    assert_eq!(
+        b(":443 verify none crt a.pem"),
+        "t.cfg:2: 'bind': 'verify' needs 'ssl'"
+    );
+    assert_eq!(b(":443 ssl"), "t.cfg:2: 'bind': 'ssl' needs 'crt'");
+    assert_eq!(
+        b(":443 ssl alpn h2 verify none"),
+        "t.cfg:2: 'bind': 'ssl' needs 'crt'"
+    );
+    // Missing values.
+    for opt in [
+        "crt-list",
+        "ssl-min-ver",
+        "ssl-max-ver",
+        "ciphers",
+        "ciphersuites",
+        "verify",
+        "ca-file",
+        "crl-file",
+        "tls-ticket-keys",
+    ] {
+        assert_eq!(
+            b(&format!(":443 ssl crt a.pem {opt}")),
+            format!("t.cfg:2: 'bind': missing value after '{opt}'"),
+        );
+    }
+    // Bad values.
+    assert_eq!(
+        b(":443 ssl crt a.pem ssl-min-ver TLSv1.1"),
+        "t.cfg:2: 'bind': unknown TLS version 'TLSv1.1' (expected TLSv1.2 or TLSv1.3)"
+    );
+    assert_eq!(
+        b(":443 ssl crt a.pem ssl-max-ver tlsv1.3"),
+        "t.cfg:2: 'bind': unknown TLS version 'tlsv1.3' (expected TLSv1.2 or TLSv1.3)"
+    );
+    assert_eq!(
+        b(":443 ssl crt a.pem verify always"),
+        "t.cfg:2: 'bind': unknown verify 'always' (expected none, optional or required)"
+    );
+    assert_eq!(
+        b(":443 ssl crt a.pem ciphers \"\""),
+        "t.cfg:2: 'bind': invalid ciphers '': expected a ':'-separated list of cipher names"
+    );
+    assert_eq!(
+        b(":443 ssl crt a.pem ciphersuites TLS_AES_128_GCM_SHA256:"),
+        "t.cfg:2: 'bind': invalid ciphersuites 'TLS_AES_128_GCM_SHA256:': expected a \
+         ':'-separated list of cipher names"
+    );
+    // Inconsistent combinations.
+    assert_eq!(
+        b(":443 ssl crt a.pem verify required"),
+        "t.cfg:2: 'bind': 'verify required' needs 'ca-file'"
+    );
+    assert_eq!(
+        b(":443 ssl crt a.pem verify optional"),
+        "t.cfg:2: 'bind': 'verify optional' needs 'ca-file'"
+    );
+    assert_eq!(
+        b(":443 ssl crt a.pem crl-file crl.pem"),
+        "t.cfg:2: 'bind': 'crl-file' needs 'ca-file'"
+    );
+    assert_eq!(
+        b(":443 ssl crt a.pem ssl-min-ver TLSv1.3 ssl-max-ver TLSv1.2"),
+        "t.cfg:2: 'bind': 'ssl-min-ver TLSv1.3' is above 'ssl-max-ver TLSv1.2'"
+    );
+    assert_eq!(
+        b(":443 ssl crt a.pem no-tls-tickets tls-ticket-keys k.txt"),
+        "t.cfg:2: 'bind': 'no-tls-tickets' and 'tls-ticket-keys' cannot be used together"
     );
 }
 

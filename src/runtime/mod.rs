@@ -15,6 +15,7 @@
 mod acl;
 mod cli;
 mod http;
+pub mod syslog;
 mod tcp;
 
 use std::collections::HashMap;
@@ -642,6 +643,12 @@ impl Runtime {
                     fcfg.timeout_http_keep_alive = t.http_keep_alive;
                     fcfg.errors = error_pages(&fe.errorfiles);
                     fcfg.counters = Some(counters.clone());
+                    if let Some(f) = &fe.unique_id_format {
+                        fcfg.unique_id = Some(lb_http::server::UniqueId {
+                            format: Arc::new(f.clone()),
+                            header: fe.unique_id_header.clone(),
+                        });
+                    }
                     if !fe.logs.is_empty() {
                         fcfg.log = Some(Arc::new(
                             fe.log_format
@@ -820,9 +827,45 @@ fn tls_acceptor(t: &config::BindTls) -> Result<Arc<lb_tls::TlsAcceptor>, lb_tls:
     for path in &t.certificates {
         store.load_crt(path)?;
     }
+    for path in &t.crt_lists {
+        store.load_crt_list(path, t.crt_base.as_deref())?;
+    }
+    let version = |v: config::TlsVersion| match v {
+        config::TlsVersion::Tls12 => lb_tls::TlsVersion::Tls12,
+        config::TlsVersion::Tls13 => lb_tls::TlsVersion::Tls13,
+    };
     let mut b = lb_tls::TlsAcceptor::builder(Arc::new(store));
     if !t.alpn.is_empty() {
         b = b.alpn(&t.alpn.join(","))?;
+    }
+    if let Some(v) = t.min_version {
+        b = b.min_version(version(v));
+    }
+    if let Some(v) = t.max_version {
+        b = b.max_version(version(v));
+    }
+    if let Some(list) = &t.ciphers {
+        b = b.ciphers(list);
+    }
+    if let Some(list) = &t.ciphersuites {
+        b = b.ciphersuites(list);
+    }
+    b = b.prefer_client_ciphers(t.prefer_client_ciphers);
+    b = b.verify(match t.verify {
+        config::ClientVerify::Optional => lb_tls::Verify::Optional,
+        config::ClientVerify::Required => lb_tls::Verify::Required,
+        config::ClientVerify::None => lb_tls::Verify::None,
+    });
+    if let Some(path) = &t.ca_file {
+        b = b.ca_file(path)?;
+    }
+    if let Some(path) = &t.crl_file {
+        b = b.crl_file(path)?;
+    }
+    if t.no_tls_tickets {
+        b = b.no_tls_tickets();
+    } else if let Some(path) = &t.tls_ticket_keys {
+        b = b.tickets(Arc::new(lb_tls::TicketKeys::load(path)?));
     }
     Ok(Arc::new(b.build()?))
 }

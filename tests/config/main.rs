@@ -8,9 +8,9 @@ use std::time::Duration;
 
 use http::{HeaderName, Method, StatusCode, Version};
 use lb::config::{
-    AclRef, Config, ConfigErrors, Facility, Fetch, HttpConnMode, HttpRequestAction, LogDestination,
-    LogLevel, Match, Mode, Observe, OnError, ProxyLog, ServerAddress, Service, StatsLevel,
-    SyslogFormat, TcpContentAction,
+    AclRef, ClientVerify, Config, ConfigErrors, Facility, Fetch, HttpConnMode, HttpRequestAction,
+    LogDestination, LogLevel, Match, Mode, Observe, OnError, ProxyLog, ServerAddress, Service,
+    StatsLevel, SyslogFormat, TcpContentAction, TlsVersion,
 };
 use lb::core::matcher::{IntMatch, StrMatch};
 use lb::core::{Address, Algorithm, HashFunction, HashMethod, Redispatch, UriOptions};
@@ -105,7 +105,8 @@ fn config_bench_tls_parses() {
     let c = load_ok(&["bench-tls.cfg"]);
     let fe = c.frontend("https_rsa").unwrap();
     let tls = fe.binds[0].tls.as_ref().unwrap();
-    assert_eq!(tls.certificates, [PathBuf::from("@@RSA_PEM@@")]);
+    // Relative to the file's directory (tls.sh replaces the placeholder by an absolute path).
+    assert_eq!(tls.certificates, [configs().join("@@RSA_PEM@@")]);
     assert_eq!(tls.alpn, ["h2", "http/1.1"]);
     assert!(c.frontend("https_ecdsa").unwrap().binds[0].tls.is_some());
 }
@@ -521,6 +522,62 @@ fn check_broken(file: &str) {
 #[test]
 fn config_broken_keywords_report_every_error() {
     check_broken("broken-keywords.cfg");
+}
+
+#[test]
+fn config_broken_tls_reports_every_error() {
+    check_broken("broken-tls.cfg");
+}
+
+#[test]
+fn config_tls_options_parse() {
+    let c = load_ok(&["tls-options.cfg"]);
+    assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+    let dir = configs();
+
+    let mtls = c.frontend("mtls").unwrap();
+    let t = mtls.binds[0].tls.as_ref().unwrap();
+    assert_eq!(
+        t.certificates,
+        [dir.join("certs/site.pem"), PathBuf::from("/etc/lb/certs/")]
+    );
+    assert_eq!(t.crt_lists, [dir.join("certs/list.txt")]);
+    assert_eq!(t.crt_base.as_deref(), Some(dir.as_path()));
+    assert_eq!(t.alpn, ["h2", "http/1.1"]);
+    assert_eq!(t.min_version, Some(TlsVersion::Tls12));
+    assert_eq!(t.max_version, Some(TlsVersion::Tls13));
+    assert_eq!(
+        t.ciphers.as_deref(),
+        Some("ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES256-GCM-SHA384")
+    );
+    assert_eq!(
+        t.ciphersuites.as_deref(),
+        Some("TLS_AES_128_GCM_SHA256:TLS_CHACHA20_POLY1305_SHA256")
+    );
+    assert!(t.prefer_client_ciphers);
+    assert_eq!(t.verify, ClientVerify::Required);
+    assert_eq!(t.ca_file, Some(dir.join("ca.pem")));
+    assert_eq!(t.crl_file, Some(dir.join("crl.pem")));
+    assert!(!t.no_tls_tickets);
+    assert_eq!(t.tls_ticket_keys, Some(dir.join("tls-ticket.keys")));
+
+    let strict = c.frontend("strict").unwrap();
+    assert_eq!(strict.binds.len(), 2);
+    let t = strict.binds[0].tls.as_ref().unwrap();
+    assert!(t.certificates.is_empty());
+    assert_eq!(t.crt_lists, [PathBuf::from("/etc/lb/list.txt")]);
+    assert!(t.alpn.is_empty());
+    assert_eq!(t.min_version, Some(TlsVersion::Tls13));
+    assert_eq!(t.max_version, None);
+    assert_eq!(t.ciphers, None);
+    assert_eq!(t.ciphersuites, None);
+    assert!(!t.prefer_client_ciphers);
+    assert_eq!(t.verify, ClientVerify::Optional);
+    assert_eq!(t.ca_file, Some(PathBuf::from("/etc/lb/ca.pem")));
+    assert_eq!(t.crl_file, None);
+    assert!(t.no_tls_tickets);
+    assert_eq!(t.tls_ticket_keys, None);
+    assert!(strict.binds[1].tls.is_none());
 }
 
 #[test]

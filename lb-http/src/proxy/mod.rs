@@ -227,6 +227,8 @@ struct Trace {
     redispatched: bool,
     /// The frontend's log format, when it has one.
     format: Option<Arc<crate::log::LogFormat>>,
+    /// The request's unique ID (`%ID`).
+    unique_id: Option<String>,
 }
 
 fn ms(d: Duration) -> u64 {
@@ -254,6 +256,7 @@ impl Trace {
         r.retries = self.retries;
         r.redispatched = self.redispatched;
         r.request_line = Some(self.request_line.clone());
+        r.unique_id = self.unique_id.clone();
         Some(r)
     }
 }
@@ -311,7 +314,28 @@ where
             retries: 0,
             redispatched: false,
             format: self.conn.as_ref().and_then(|c| c.log.clone()),
+            unique_id: None,
         };
+        if let Some(uid) = self.conn.as_ref().and_then(|c| c.unique_id.as_ref()) {
+            // Rendered from what is known when the request arrives.
+            let id = match (trace.client, self.conn.as_ref()) {
+                (Some(client), Some(c)) => {
+                    let mut r = LogRecord::new(client, trace.accepted, trace.frontend.clone());
+                    r.frontend_addr = c.info.local;
+                    r.request_counter = u64::from(c.state.requests());
+                    let mut out = String::new();
+                    uid.format.render(&r, &mut out);
+                    out
+                }
+                _ => String::new(),
+            };
+            if let Some(h) = &uid.header {
+                if let Ok(v) = http::HeaderValue::from_str(&id) {
+                    req.headers_mut().insert(h.clone(), v);
+                }
+            }
+            trace.unique_id = Some(id);
+        }
 
         // Upgrades (WebSocket, any 101) and CONNECT keep their hop-by-hop signalling.
         let upgrade = headers::upgrade_request(req.headers());

@@ -50,6 +50,9 @@ pub struct FrontendConfig {
     pub counters: Option<Arc<crate::stats::ProxyCounters>>,
     /// The access-log format of requests on this frontend; `None` logs nothing.
     pub log: Option<Arc<crate::log::LogFormat>>,
+    /// `unique-id-format` and `unique-id-header`: a request ID rendered per request, sent
+    /// to servers in the header (when named) and logged as `%ID`.
+    pub unique_id: Option<UniqueId>,
     /// The 408 page as raw bytes, rendered once.
     page_408: std::sync::OnceLock<Bytes>,
 }
@@ -68,6 +71,7 @@ impl FrontendConfig {
             errors: ErrorPages::new(),
             counters: None,
             log: None,
+            unique_id: None,
             page_408: std::sync::OnceLock::new(),
         }
     }
@@ -105,6 +109,17 @@ pub struct ConnContext {
     pub state: Arc<ConnState>,
     /// The frontend's access-log format (`option httplog` or `log-format`), if it logs.
     pub log: Option<Arc<crate::log::LogFormat>>,
+    /// The frontend's request ID settings.
+    pub unique_id: Option<UniqueId>,
+}
+
+/// `unique-id-format` (rendered per request) and `unique-id-header` (where it goes).
+#[derive(Clone, Debug)]
+pub struct UniqueId {
+    /// The format, in HAProxy's log-format language.
+    pub format: Arc<crate::log::LogFormat>,
+    /// The request header carrying the ID to servers, if any.
+    pub header: Option<http::HeaderName>,
 }
 
 /// Builds the request service of one client connection.
@@ -169,6 +184,7 @@ where
         info: Arc::new(info),
         state,
         log: cfg.log.clone(),
+        unique_id: cfg.unique_id.clone(),
     };
     let svc = PerRequest {
         inner: make.new_conn_service(&ctx),

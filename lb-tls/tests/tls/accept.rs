@@ -206,6 +206,9 @@ async fn failed_handshake_log_line() {
         .with_writer(move || writer.clone())
         .finish();
     let _guard = tracing::subscriber::set_default(subscriber);
+    // Other tests in this binary may have cached "no interest" for the callsite while no
+    // subscriber was set; recompute it for this thread's subscriber.
+    tracing::callsite::rebuild_interest_cache();
 
     let ca = Ca::new("CA");
     let acceptor = TlsAcceptor::builder(store(&ca))

@@ -370,6 +370,22 @@ impl Runtime {
                         );
                         let _ =
                             backend.set_op_state(s.name(), old.op_state(), "kept across reload");
+                        // Counters carry over too (the stats page keeps its totals).
+                        let (o, n) = (old.stats(), s.stats());
+                        for (from, to) in [
+                            (&o.total, &n.total),
+                            (&o.connect_errors, &n.connect_errors),
+                            (&o.response_errors, &n.response_errors),
+                            (&o.bytes_in, &n.bytes_in),
+                            (&o.bytes_out, &n.bytes_out),
+                            (&o.retries, &n.retries),
+                            (&o.redispatches, &n.redispatches),
+                        ] {
+                            to.store(
+                                from.load(std::sync::atomic::Ordering::Relaxed),
+                                std::sync::atomic::Ordering::Relaxed,
+                            );
+                        }
                         if old.weight() != old.initial_weight() {
                             let _ =
                                 backend.set_weight(s.name(), old.weight(), "kept across reload");
@@ -381,7 +397,7 @@ impl Runtime {
                 Mode::Http => ProxyOptions::http(),
                 Mode::Tcp => ProxyOptions::tcp(),
             };
-            registry.register_backend(&backend, opts);
+            registry.register_backend_from(&backend, opts, previous.as_ref().map(|p| &p.registry));
 
             // Health checks.
             let mut checks = Vec::new();
@@ -529,7 +545,13 @@ impl Runtime {
                 Some(n) => opts.maxconn(u64::from(n)),
                 None => opts,
             };
-            let counters = registry.register_frontend(&fe.name, opts);
+            let counters = match previous
+                .as_ref()
+                .and_then(|p| p.registry.frontend_counters(&fe.name))
+            {
+                Some(kept) => registry.register_frontend_with(&fe.name, opts, kept),
+                None => registry.register_frontend(&fe.name, opts),
+            };
             let mut listeners = Vec::new();
             for b in &fe.binds {
                 let (file, line) = span_of(&b.span);

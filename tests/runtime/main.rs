@@ -221,7 +221,26 @@ async fn reload_under_load_loses_no_request_and_broken_reloads_are_rejected() {
         &[("a".into(), a.addr), ("c".into(), c.addr)],
         "",
     );
+    let served_before = rt
+        .backend("app")
+        .unwrap()
+        .server("a")
+        .unwrap()
+        .stats()
+        .total();
     let new = Runtime::start(parse(&v2), Some(&mut rt)).await.unwrap();
+    // Statistics carry over where names match.
+    let served_after = new
+        .backend("app")
+        .unwrap()
+        .server("a")
+        .unwrap()
+        .stats()
+        .total();
+    assert!(
+        served_after >= served_before && served_before > 0,
+        "{served_before} -> {served_after}"
+    );
     // The operator's weight change on `a` survives the reload.
     assert_eq!(
         new.backend("app")

@@ -284,8 +284,17 @@ impl StatsRegistry {
         name: &str,
         opts: impl Into<ProxyOptions>,
     ) -> Arc<ProxyCounters> {
+        self.register_frontend_with(name, opts, Arc::new(ProxyCounters::new()))
+    }
+
+    /// Registers a frontend with counters that already exist (a reload keeps them).
+    pub fn register_frontend_with(
+        &self,
+        name: &str,
+        opts: impl Into<ProxyOptions>,
+        counters: Arc<ProxyCounters>,
+    ) -> Arc<ProxyCounters> {
         let opts = opts.into();
-        let counters = Arc::new(ProxyCounters::new());
         let mut list = self.write_proxies();
         let entry = self.entry(&mut list, name, opts.id);
         entry.frontend = Some(FrontendEntry {
@@ -303,13 +312,33 @@ impl StatsRegistry {
         backend: &Backend,
         opts: impl Into<ProxyOptions>,
     ) -> Arc<ProxyCounters> {
+        self.register_backend_from(backend, opts, None)
+    }
+
+    /// Registers a backend, keeping the counters `previous` had for it and for its servers
+    /// of the same names (a reload keeps statistics).
+    pub fn register_backend_from(
+        &self,
+        backend: &Backend,
+        opts: impl Into<ProxyOptions>,
+        previous: Option<&StatsRegistry>,
+    ) -> Arc<ProxyCounters> {
         let opts = opts.into();
-        let counters = Arc::new(ProxyCounters::new());
+        let name = backend.name();
+        let counters = previous
+            .and_then(|p| p.backend_counters(name))
+            .unwrap_or_else(|| Arc::new(ProxyCounters::new()));
         let servers: HashMap<Arc<str>, Arc<ServerHttpCounters>> = backend
             .snapshot()
             .servers()
             .iter()
-            .map(|s| (s.name_arc().clone(), Arc::new(ServerHttpCounters::new())))
+            .map(|s| {
+                let kept = previous.and_then(|p| p.server_counters(name, s.name()));
+                (
+                    s.name_arc().clone(),
+                    kept.unwrap_or_else(|| Arc::new(ServerHttpCounters::new())),
+                )
+            })
             .collect();
         let mut list = self.write_proxies();
         let entry = self.entry(&mut list, backend.name(), opts.id);

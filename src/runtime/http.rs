@@ -35,23 +35,31 @@ pub(crate) struct HttpRoutes {
     pub(crate) errors: ErrorPages,
 }
 
-/// The per-connection request service of an HTTP frontend.
+/// The per-connection request service of an HTTP frontend. One `Arc`: hyper's tower
+/// adapter clones the service for every request.
 #[derive(Clone, Debug)]
 pub(crate) struct HttpFrontend {
+    inner: Arc<Conn>,
+}
+
+#[derive(Debug)]
+struct Conn {
     routes: Arc<HttpRoutes>,
     conn: Option<ConnContext>,
     /// The backends' proxies bound to this connection (built once per connection, not per
     /// request).
-    proxies: Arc<[HttpProxy<TcpConnect>]>,
+    proxies: Vec<HttpProxy<TcpConnect>>,
 }
 
 impl HttpFrontend {
     pub(crate) fn new(routes: Arc<HttpRoutes>) -> Self {
-        let proxies = Arc::from(routes.backends.clone());
+        let proxies = routes.backends.clone();
         HttpFrontend {
-            routes,
-            conn: None,
-            proxies,
+            inner: Arc::new(Conn {
+                routes,
+                conn: None,
+                proxies,
+            }),
         }
     }
 }
@@ -60,15 +68,18 @@ impl NewConnService for HttpFrontend {
     type Service = HttpFrontend;
 
     fn new_conn_service(&self, ctx: &ConnContext) -> HttpFrontend {
+        let routes = self.inner.routes.clone();
+        let proxies = routes
+            .backends
+            .iter()
+            .map(|p| p.for_connection(ctx))
+            .collect();
         HttpFrontend {
-            routes: self.routes.clone(),
-            conn: Some(ctx.clone()),
-            proxies: self
-                .routes
-                .backends
-                .iter()
-                .map(|p| p.for_connection(ctx))
-                .collect(),
+            inner: Arc::new(Conn {
+                routes,
+                conn: Some(ctx.clone()),
+                proxies,
+            }),
         }
     }
 }
@@ -83,7 +94,8 @@ impl Service<Request<Incoming>> for HttpFrontend {
     }
 
     fn call(&mut self, req: Request<Incoming>) -> BoxResponse {
-        let r = &self.routes;
+        let this = &*self.inner;
+        let r = &this.routes;
         if let Some(uri) = &r.monitor_uri {
             // Intercepted right after parsing, never logged, 200 while the process runs.
             if req.uri().path() == uri {
@@ -101,7 +113,7 @@ impl Service<Request<Incoming>> for HttpFrontend {
                 return Box::pin(async move { Ok(resp) });
             }
         }
-        let info = self.conn.as_ref().map(|c| c.info.clone());
+        let info = this.conn.as_ref().map(|c| c.info.clone());
         let (parts, body) = req.into_parts();
         let chosen = {
             let samples = HttpSamples {
@@ -136,8 +148,8 @@ impl Service<Request<Incoming>> for HttpFrontend {
                 .or(r.default_backend)
         };
         let req = Request::from_parts(parts, body);
-        match chosen.and_then(|i| self.proxies.get(i)) {
-            Some(proxy) => proxy.clone().call(req),
+        match chosen.and_then(|i| this.proxies.get(i)) {
+            Some(proxy) => proxy.serve(req),
             None => {
                 // No backend: HAProxy answers 503.
                 let resp = r.errors.response(StatusCode::SERVICE_UNAVAILABLE);

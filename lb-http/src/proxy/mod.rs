@@ -280,13 +280,30 @@ where
 {
     type Response = Response<ProxyBody>;
     type Error = Infallible;
-    type Future = Pin<Box<dyn Future<Output = Result<Response<ProxyBody>, Infallible>> + Send>>;
+    type Future = ResponseFuture;
 
     fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
         Poll::Ready(Ok(()))
     }
 
-    fn call(&mut self, mut req: Request<Incoming>) -> Self::Future {
+    fn call(&mut self, req: Request<Incoming>) -> Self::Future {
+        self.serve(req)
+    }
+}
+
+/// The future of [`HttpProxy::serve`].
+pub type ResponseFuture =
+    Pin<Box<dyn Future<Output = Result<Response<ProxyBody>, Infallible>> + Send>>;
+
+impl<C, IO> HttpProxy<C>
+where
+    C: Service<Address, Response = IO, Error = io::Error> + Clone + Send + Sync + 'static,
+    C::Future: Send,
+    IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    /// Proxies one request; the same as `Service::call`, through a shared reference (no
+    /// clone of the proxy per request).
+    pub fn serve(&self, mut req: Request<Incoming>) -> ResponseFuture {
         let start = Instant::now();
         let info = self.conn.as_ref().map(|c| c.info.clone());
         let hint = ReuseHint {

@@ -153,10 +153,9 @@ fn run_runtime(
                 }
             }
         };
-        let hard_stop = config
-            .global
-            .hard_stop_after
-            .unwrap_or(Duration::from_secs(10));
+        // hard-stop-after bounds every stop; without it, SIGTERM gives live connections 10 s
+        // and a soft stop (SIGUSR1) waits for them as long as they last (24 h at most).
+        let hard_stop = config.global.hard_stop_after;
         let mut runtime = match Runtime::start(config, None).await {
             Ok(r) => r,
             Err(e) => {
@@ -179,7 +178,13 @@ fn run_runtime(
 }
 
 #[cfg(unix)]
-async fn serve_signals(runtime: &mut Runtime, files: &[PathBuf], hard_stop: Duration) -> ExitCode {
+async fn serve_signals(
+    runtime: &mut Runtime,
+    files: &[PathBuf],
+    hard_stop_after: Option<Duration>,
+) -> ExitCode {
+    let hard_stop = hard_stop_after.unwrap_or(Duration::from_secs(10));
+    let soft_stop = hard_stop_after.unwrap_or(Duration::from_secs(24 * 3600));
     use tokio::signal::unix::{signal, SignalKind};
     let (Ok(mut term), Ok(mut int), Ok(mut usr1), Ok(mut hup)) = (
         signal(SignalKind::terminate()),
@@ -197,7 +202,7 @@ async fn serve_signals(runtime: &mut Runtime, files: &[PathBuf], hard_stop: Dura
             _ = usr1.recv() => {
                 tracing::info!("SIGUSR1: soft stop, waiting for live connections");
                 let rt = take(runtime);
-                let report = rt.stop(Duration::from_secs(24 * 3600)).await;
+                let report = rt.stop(soft_stop).await;
                 tracing::info!(?report, "stopped");
                 return ExitCode::SUCCESS;
             }
@@ -278,4 +283,20 @@ async fn start_demo_origins() -> std::io::Result<Vec<u16>> {
         });
     }
     Ok(ports)
+}
+
+/// Elsewhere than Unix: Ctrl-C stops gracefully; there is no reload signal.
+#[cfg(not(unix))]
+async fn serve_signals(
+    runtime: &mut Runtime,
+    _files: &[PathBuf],
+    hard_stop_after: Option<Duration>,
+) -> ExitCode {
+    let _ = tokio::signal::ctrl_c().await;
+    let rt = take(runtime);
+    let report = rt
+        .stop(hard_stop_after.unwrap_or(Duration::from_secs(10)))
+        .await;
+    tracing::info!(?report, "stopped");
+    ExitCode::SUCCESS
 }

@@ -100,12 +100,13 @@ use std::path::{Path, PathBuf};
 pub use error::{ConfigError, ConfigErrors, ErrorKind, Warning};
 pub use lexer::LexError;
 pub use model::{
-    Acl, AclRef, AclTest, AgentParams, Backend, BackendRef, Bind, BindTls, CheckParams,
-    ClientVerify, Condition, Config, ErrorFile, Facility, Fetch, Frontend, Global, HttpCheck,
-    HttpConnMode, HttpRequestAction, HttpRequestRule, LogDestination, LogLevel, LogTarget, Match,
-    Mode, Observe, OnError, ProxyLog, SampleType, SectionKind, Server, ServerAddress, Service,
-    Span, Stats, StatsAuth, StatsLevel, StatsSocket, SyslogFormat, TcpContentAction,
-    TcpContentRule, Term, Timeouts, TlsVersion, TrackTarget, UseBackend,
+    Acl, AclRef, AclTest, AgentParams, Backend, BackendRef, Bind, BindTls, CheckKindConfig,
+    CheckParams, ClientVerify, Condition, Config, ErrorFile, Facility, Fetch, Frontend, Global,
+    HttpCheck, HttpCheckExpect, HttpCheckMatch, HttpCheckSend, HttpConnMode, HttpRequestAction,
+    HttpRequestRule, LogDestination, LogLevel, LogTarget, Match, Mode, Observe, OnError, ProxyLog,
+    SampleType, SectionKind, Server, ServerAddress, Service, Span, Stats, StatsAuth, StatsLevel,
+    StatsSocket, SyslogFormat, TcpCheckRuleConfig, TcpContentAction, TcpContentRule, Term,
+    Timeouts, TlsVersion, TrackTarget, UseBackend,
 };
 
 impl Config {

@@ -596,6 +596,105 @@ pub struct HttpCheck {
     pub host: Option<String>,
 }
 
+/// The health-check protocol of a backend: the last of `option httpchk`, `option tcp-check`,
+/// `option redis-check`, `option smtpchk`, `option mysql-check`, `option pgsql-check` and
+/// `option ldap-check`. Without one, checks only connect.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CheckKindConfig {
+    /// `option httpchk`: the request line is [`Backend::httpchk`], refined by
+    /// [`Backend::http_check_send`] and judged by [`Backend::http_check_expect`].
+    Http,
+    /// `option tcp-check`: the script is [`Backend::tcp_check`].
+    TcpCheck,
+    /// `option redis-check`: `PING`, expect `+PONG`.
+    Redis,
+    /// `option smtpchk [HELO|EHLO <domain>]`. Default is `HELO localhost`.
+    Smtp {
+        /// `EHLO` rather than `HELO`.
+        ehlo: bool,
+        /// The domain announced.
+        domain: String,
+    },
+    /// `option mysql-check [user <name> [post-41]]`.
+    Mysql {
+        /// The user to log in as; none checks the greeting only.
+        user: Option<String>,
+    },
+    /// `option pgsql-check user <name>`.
+    Pgsql {
+        /// The user of the startup message.
+        user: String,
+    },
+    /// `option ldap-check`: an anonymous bind.
+    Ldap,
+}
+
+/// `http-check send [meth <m>] [uri <u>] [ver <v>] [hdr <name> <value>]* [body <s>]`:
+/// changes to the `option httpchk` request (later lines override earlier ones).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct HttpCheckSend {
+    /// Where the line is.
+    pub span: Span,
+    /// `meth`.
+    pub method: Option<Method>,
+    /// `uri`.
+    pub uri: Option<String>,
+    /// `ver`.
+    pub version: Option<Version>,
+    /// `hdr` pairs, in order.
+    pub headers: Vec<(HeaderName, String)>,
+    /// `body`.
+    pub body: Option<String>,
+}
+
+/// `http-check expect [!] status <codes> | string <text>`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct HttpCheckExpect {
+    /// Where the line is.
+    pub span: Span,
+    /// `!`: the rule passes when the match fails.
+    pub negate: bool,
+    /// What is matched.
+    pub matcher: HttpCheckMatch,
+}
+
+/// What an `http-check expect` rule matches.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum HttpCheckMatch {
+    /// `status <codes>`: codes and ranges separated by commas, as written (`200,300-310`).
+    Status(String),
+    /// `string <text>`: the body contains the text.
+    String(String),
+}
+
+/// One `tcp-check` rule.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TcpCheckRuleConfig {
+    /// `tcp-check connect [port <n>]`.
+    Connect {
+        /// The port to connect to instead of the check's.
+        port: Option<u16>,
+    },
+    /// `tcp-check send <text>`.
+    Send(String),
+    /// `tcp-check send-binary <hex>`: the decoded bytes.
+    SendBinary(Vec<u8>),
+    /// `tcp-check expect [!] string <text> | binary <hex>`.
+    Expect {
+        /// `!`: the rule passes when the match fails.
+        negate: bool,
+        /// What the answer must contain (the decoded bytes for `binary`).
+        pattern: Vec<u8>,
+        /// Whether the pattern was given as `binary <hex>`.
+        binary: bool,
+    },
+}
+
 /// `errorfile <code> <file>`: a complete HTTP response sent instead of the built-in page.
 #[derive(Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -1036,6 +1135,19 @@ pub struct Backend {
     pub http_conn_mode: HttpConnMode,
     /// `option httpchk`: health checks send this request.
     pub httpchk: Option<HttpCheck>,
+    /// The health-check protocol (`option httpchk`, `option tcp-check`, ...). Default is
+    /// none: checks only connect.
+    pub check_kind: Option<CheckKindConfig>,
+    /// `http-check send` lines, in order.
+    pub http_check_send: Vec<HttpCheckSend>,
+    /// `http-check expect` rules, in order; all must pass. Without any, 2xx and 3xx pass.
+    pub http_check_expect: Vec<HttpCheckExpect>,
+    /// `http-check disable-on-404`: a 404 puts a running server in NOLB.
+    pub disable_on_404: bool,
+    /// `http-check send-state`: checks send an `X-Haproxy-Server-State` header.
+    pub send_state: bool,
+    /// `tcp-check` rules, in order.
+    pub tcp_check: Vec<TcpCheckRuleConfig>,
     /// `errorfile` lines.
     pub errorfiles: Vec<ErrorFile>,
     /// The statistics page.
@@ -1046,6 +1158,109 @@ impl Backend {
     /// The server called `name`.
     pub fn server(&self, name: &str) -> Option<&Server> {
         self.servers.iter().find(|s| &*s.name == name)
+    }
+
+    /// The active check its servers run: the [`check_kind`](Self::check_kind) with its
+    /// `http-check` or `tcp-check` rules (a TCP connect check without one).
+    ///
+    /// # Errors
+    /// Settings lb-health cannot run, with the line they come from.
+    #[cfg(feature = "health")]
+    pub fn health_check(&self) -> Result<lb_health::Check, String> {
+        use lb_health::{
+            Check, HttpExpect, MysqlCheck, PgsqlCheck, SmtpCheck, TcpCheck, TcpCheckRule, TcpExpect,
+        };
+        let at = |span: &Span, e: lb_health::ConfigError| format!("{span}: {e}");
+        // Lower-case hexadecimal, what lb-health's `*-binary` rules parse.
+        let hex = |bytes: &[u8]| -> String { bytes.iter().map(|b| format!("{b:02x}")).collect() };
+        let kind = match (&self.check_kind, &self.httpchk) {
+            (Some(CheckKindConfig::Http), _) | (None, Some(_)) => CheckKindConfig::Http,
+            (Some(k), _) => k.clone(),
+            (None, None) => return Ok(Check::tcp()),
+        };
+        let check = match kind {
+            CheckKindConfig::Http => {
+                let mut h = lb_health::HttpCheck::new();
+                if let Some(c) = &self.httpchk {
+                    h = h
+                        .method(c.method.as_str())
+                        .uri(c.uri.as_str())
+                        .version(format!("{:?}", c.version));
+                    if let Some(host) = &c.host {
+                        h = h.header("Host", host.as_str());
+                    }
+                }
+                for s in &self.http_check_send {
+                    if let Some(m) = &s.method {
+                        h = h.method(m.as_str());
+                    }
+                    if let Some(u) = &s.uri {
+                        h = h.uri(u.as_str());
+                    }
+                    if let Some(v) = s.version {
+                        h = h.version(format!("{v:?}"));
+                    }
+                    for (n, v) in &s.headers {
+                        h = h.header(n.as_str(), v.as_str());
+                    }
+                    if let Some(b) = &s.body {
+                        h = h.body(b.clone());
+                    }
+                }
+                for e in &self.http_check_expect {
+                    let rule = match &e.matcher {
+                        HttpCheckMatch::Status(list) => {
+                            HttpExpect::status(list).map_err(|err| at(&e.span, err))?
+                        }
+                        HttpCheckMatch::String(s) => HttpExpect::string(s.as_str()),
+                    };
+                    h = h.expect(if e.negate { rule.negate() } else { rule });
+                }
+                h = h
+                    .disable_on_404(self.disable_on_404)
+                    .send_state(self.send_state);
+                Check::http(h)
+            }
+            CheckKindConfig::TcpCheck => {
+                let mut t = TcpCheck::new();
+                for r in &self.tcp_check {
+                    t = t.rule(match r {
+                        TcpCheckRuleConfig::Connect { port: None } => TcpCheckRule::connect(),
+                        TcpCheckRuleConfig::Connect { port: Some(p) } => {
+                            TcpCheckRule::connect_port(*p)
+                        }
+                        TcpCheckRuleConfig::Send(s) => TcpCheckRule::send(s.as_str()),
+                        TcpCheckRuleConfig::SendBinary(b) => {
+                            TcpCheckRule::send_binary(&hex(b)).map_err(|e| e.to_string())?
+                        }
+                        TcpCheckRuleConfig::Expect {
+                            negate,
+                            pattern,
+                            binary,
+                        } => {
+                            let e = if *binary {
+                                TcpExpect::binary(&hex(pattern)).map_err(|e| e.to_string())?
+                            } else {
+                                TcpExpect::string(String::from_utf8_lossy(pattern))
+                            };
+                            TcpCheckRule::expect(if *negate { e.negate() } else { e })
+                        }
+                    });
+                }
+                Check::script(t)
+            }
+            CheckKindConfig::Redis => Check::redis(),
+            CheckKindConfig::Smtp { ehlo: true, domain } => Check::smtp(SmtpCheck::ehlo(domain)),
+            CheckKindConfig::Smtp { domain, .. } => Check::smtp(SmtpCheck::helo(domain)),
+            CheckKindConfig::Mysql { user } => Check::mysql(match user {
+                Some(u) => MysqlCheck::new().user(u),
+                None => MysqlCheck::new(),
+            }),
+            CheckKindConfig::Pgsql { user } => Check::pgsql(PgsqlCheck::new(user)),
+            CheckKindConfig::Ldap => Check::ldap(),
+        };
+        check.validate().map_err(|e| e.to_string())?;
+        Ok(check)
     }
 }
 

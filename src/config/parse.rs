@@ -213,6 +213,8 @@ const PROXY_KEYWORDS: &[&str] = &[
     "stats",
     "http-request",
     "tcp-request",
+    "http-check",
+    "tcp-check",
 ];
 
 const GLOBAL_KEYWORDS: &[&str] = &[
@@ -236,6 +238,12 @@ const OPTIONS: &[&str] = &[
     "dontlognull",
     "allbackups",
     "httpchk",
+    "tcp-check",
+    "redis-check",
+    "smtpchk",
+    "mysql-check",
+    "pgsql-check",
+    "ldap-check",
 ];
 
 /// HAProxy sections lb does not implement; their bodies are skipped.
@@ -301,6 +309,12 @@ pub(crate) struct Draft {
     stats: Option<Stats>,
     stats_admin_span: Option<Span>,
     httpchk: Option<HttpCheck>,
+    check_kind: Option<CheckKindConfig>,
+    http_check_send: Vec<HttpCheckSend>,
+    http_check_expect: Vec<HttpCheckExpect>,
+    disable_on_404: bool,
+    send_state: bool,
+    tcp_check: Vec<TcpCheckRuleConfig>,
     default_backend: Option<BackendRef>,
     use_backends: Vec<UseBackend>,
     pub(crate) acls: Vec<Acl>,
@@ -341,6 +355,12 @@ impl Draft {
             stats: None,
             stats_admin_span: None,
             httpchk: None,
+            check_kind: None,
+            http_check_send: Vec::new(),
+            http_check_expect: Vec::new(),
+            disable_on_404: false,
+            send_state: false,
+            tcp_check: Vec::new(),
             default_backend: None,
             use_backends: Vec::new(),
             acls: Vec::new(),
@@ -1042,7 +1062,9 @@ fn proxy_keyword(cx: &mut Ctx, d: &mut Draft, l: &mut Line<'_>) -> Result<(), Er
         | "default-server"
         | "retries"
         | "http-reuse"
-        | "stats" => Caps::DEF_BE,
+        | "stats"
+        | "http-check"
+        | "tcp-check" => Caps::DEF_BE,
         "acl" | "http-request" => Caps::FE_BE,
         "tcp-request" => Caps::ALL,
         "option" | "no" => Caps::ALL,
@@ -1189,6 +1211,8 @@ fn proxy_keyword(cx: &mut Ctx, d: &mut Draft, l: &mut Line<'_>) -> Result<(), Er
         "stats" => stats(d, l),
         "http-request" => http_request(d, l),
         "tcp-request" => tcp_request(d, l),
+        "http-check" => http_check(d, l),
+        "tcp-check" => tcp_check(d, l),
         _ => Err(ErrorKind::UnsupportedKeyword { suggestion: None }),
     }
 }
@@ -1696,7 +1720,8 @@ fn option(d: &mut Draft, l: &mut Line<'_>, negate: bool) -> Result<(), ErrorKind
         format!("option {name}")
     };
     let caps = match name {
-        "redispatch" | "allbackups" | "httpchk" => Caps::DEF_BE,
+        "redispatch" | "allbackups" | "httpchk" | "tcp-check" | "redis-check" | "smtpchk"
+        | "mysql-check" | "pgsql-check" | "ldap-check" => Caps::DEF_BE,
         "tcplog" | "httplog" | "dontlognull" => Caps::DEF_FE,
         "forwardfor" | "http-server-close" | "httpclose" | "http-keep-alive" => Caps::ALL,
         other => {
@@ -1779,15 +1804,371 @@ fn option(d: &mut Draft, l: &mut Line<'_>, negate: bool) -> Result<(), ErrorKind
             d.balance.allbackups = !negate;
         }
         "httpchk" => {
-            d.httpchk = if negate {
-                None
+            if negate {
+                d.httpchk = None;
+                if d.check_kind == Some(CheckKindConfig::Http) {
+                    d.check_kind = None;
+                }
             } else {
-                Some(httpchk(l, args)?)
-            };
+                d.httpchk = Some(httpchk(l, args)?);
+                d.check_kind = Some(CheckKindConfig::Http);
+            }
         }
-        _ => {}
+        _ => {
+            let kind = check_option(l, name, args)?;
+            if negate {
+                let same = d.check_kind.as_ref().map(std::mem::discriminant)
+                    == Some(std::mem::discriminant(&kind));
+                if same {
+                    d.check_kind = None;
+                }
+            } else {
+                // The last check option wins, as in HAProxy.
+                d.httpchk = None;
+                d.check_kind = Some(kind);
+            }
+        }
     }
     Ok(())
+}
+
+/// The other check options: `tcp-check`, `redis-check`, `smtpchk`, `mysql-check`,
+/// `pgsql-check` and `ldap-check`, with their arguments from word `i` on.
+fn check_option(l: &Line<'_>, name: &str, i: usize) -> Result<CheckKindConfig, ErrorKind> {
+    let kind = match name {
+        "tcp-check" | "redis-check" | "ldap-check" => {
+            l.end(i)?;
+            match name {
+                "tcp-check" => CheckKindConfig::TcpCheck,
+                "redis-check" => CheckKindConfig::Redis,
+                _ => CheckKindConfig::Ldap,
+            }
+        }
+        "smtpchk" => match l.arg(i) {
+            None => CheckKindConfig::Smtp {
+                ehlo: false,
+                domain: "localhost".into(),
+            },
+            Some(verb) => {
+                let ehlo = match verb {
+                    "EHLO" | "ehlo" => true,
+                    "HELO" | "helo" => false,
+                    other => {
+                        return Err(ErrorKind::UnknownValue {
+                            what: "smtpchk verb",
+                            value: other.to_owned(),
+                            expected: "HELO or EHLO",
+                        })
+                    }
+                };
+                let domain = l.req(i + 1, "domain after HELO or EHLO")?;
+                l.end(i + 2)?;
+                CheckKindConfig::Smtp {
+                    ehlo,
+                    domain: domain.to_owned(),
+                }
+            }
+        },
+        "mysql-check" => match l.arg(i) {
+            None => CheckKindConfig::Mysql { user: None },
+            Some("user") => {
+                let user = l
+                    .arg(i + 1)
+                    .ok_or(ErrorKind::MissingValue { option: "user" })?;
+                match l.arg(i + 2) {
+                    None | Some("post-41") => l.end(i + 3)?,
+                    Some(v @ ("pre-41" | "post-80")) => {
+                        return Err(ErrorKind::UnsupportedValue {
+                            what: format!("'{v}'"),
+                            note: Some("only the post-41 login is implemented"),
+                        })
+                    }
+                    Some(other) => {
+                        return Err(ErrorKind::UnexpectedArgument {
+                            arg: other.to_owned(),
+                        })
+                    }
+                }
+                CheckKindConfig::Mysql {
+                    user: Some(user.to_owned()),
+                }
+            }
+            Some(other) => {
+                return Err(ErrorKind::UnexpectedArgument {
+                    arg: other.to_owned(),
+                })
+            }
+        },
+        "pgsql-check" => match l.arg(i) {
+            Some("user") => {
+                let user = l
+                    .arg(i + 1)
+                    .ok_or(ErrorKind::MissingValue { option: "user" })?;
+                l.end(i + 2)?;
+                CheckKindConfig::Pgsql {
+                    user: user.to_owned(),
+                }
+            }
+            None => {
+                return Err(ErrorKind::MissingArgument {
+                    expected: "'user <name>'",
+                })
+            }
+            Some(other) => {
+                return Err(ErrorKind::UnexpectedArgument {
+                    arg: other.to_owned(),
+                })
+            }
+        },
+        _ => return Err(ErrorKind::UnsupportedKeyword { suggestion: None }),
+    };
+    Ok(kind)
+}
+
+/// `http-check send|expect|disable-on-404|send-state ...`.
+fn http_check(d: &mut Draft, l: &mut Line<'_>) -> Result<(), ErrorKind> {
+    let action = l.req(
+        1,
+        "http-check action (send, expect, disable-on-404 or send-state)",
+    )?;
+    l.kw = format!("http-check {action}");
+    match action {
+        "send" => {
+            let mut s = HttpCheckSend {
+                span: l.span.clone(),
+                method: None,
+                uri: None,
+                version: None,
+                headers: Vec::new(),
+                body: None,
+            };
+            let mut i = 2;
+            while let Some(opt) = l.arg(i) {
+                let value =
+                    |option: &'static str| l.arg(i + 1).ok_or(ErrorKind::MissingValue { option });
+                match opt {
+                    "meth" => s.method = Some(check_method(value("meth")?)?),
+                    "uri" => s.uri = Some(check_uri(value("uri")?)?),
+                    "ver" => s.version = Some(check_version(value("ver")?)?),
+                    "hdr" => {
+                        let name = header_name(value("hdr")?)?;
+                        let v = l
+                            .arg(i + 2)
+                            .ok_or(ErrorKind::MissingValue { option: "hdr" })?;
+                        if v.contains(['\r', '\n']) {
+                            return Err(ErrorKind::InvalidValue {
+                                what: "header value",
+                                value: v.escape_default().to_string(),
+                                reason: "cannot hold CR or LF".into(),
+                            });
+                        }
+                        s.headers.push((name, v.to_owned()));
+                        i += 1;
+                    }
+                    "body" => s.body = Some(value("body")?.to_owned()),
+                    "uri-lf" | "body-lf" => {
+                        return Err(ErrorKind::UnsupportedValue {
+                            what: format!("'{opt}'"),
+                            note: Some("log-format strings are not available in checks"),
+                        })
+                    }
+                    other => {
+                        return Err(ErrorKind::UnknownValue {
+                            what: "http-check send option",
+                            value: other.to_owned(),
+                            expected: "meth, uri, ver, hdr or body",
+                        })
+                    }
+                }
+                i += 2;
+            }
+            d.http_check_send.push(s);
+            Ok(())
+        }
+        "expect" => {
+            let (negate, at) = match l.arg(2) {
+                Some("!") => (true, 3),
+                _ => (false, 2),
+            };
+            let what = l.req(at, "match (status <codes> or string <text>)")?;
+            let matcher = match what {
+                "status" => {
+                    let list = l
+                        .arg(at + 1)
+                        .ok_or(ErrorKind::MissingValue { option: "status" })?;
+                    status_list(list)?;
+                    HttpCheckMatch::Status(list.to_owned())
+                }
+                "string" => HttpCheckMatch::String(
+                    l.arg(at + 1)
+                        .ok_or(ErrorKind::MissingValue { option: "string" })?
+                        .to_owned(),
+                ),
+                "rstatus" | "rstring" => {
+                    return Err(ErrorKind::Invalid(
+                        "regex expects are not supported yet".into(),
+                    ))
+                }
+                other => {
+                    return Err(ErrorKind::UnknownValue {
+                        what: "http-check expect match",
+                        value: other.to_owned(),
+                        expected: "status or string",
+                    })
+                }
+            };
+            l.end(at + 2)?;
+            d.http_check_expect.push(HttpCheckExpect {
+                span: l.span.clone(),
+                negate,
+                matcher,
+            });
+            Ok(())
+        }
+        "disable-on-404" => {
+            l.end(2)?;
+            d.disable_on_404 = true;
+            Ok(())
+        }
+        "send-state" => {
+            l.end(2)?;
+            d.send_state = true;
+            Ok(())
+        }
+        other => {
+            l.kw = "http-check".into();
+            Err(ErrorKind::UnknownValue {
+                what: "http-check action",
+                value: other.to_owned(),
+                expected: "send, expect, disable-on-404 or send-state",
+            })
+        }
+    }
+}
+
+/// `http-check expect status` codes: `200`, `200,201`, `300-310`, up to 999.
+fn status_list(list: &str) -> Result<(), ErrorKind> {
+    let code = |s: &str| s.len() == 3 && s.bytes().all(|b| b.is_ascii_digit());
+    let ok = list.split(',').all(|item| {
+        let (lo, hi) = item.split_once('-').unwrap_or((item, item));
+        code(lo) && code(hi) && lo <= hi
+    });
+    if ok {
+        Ok(())
+    } else {
+        Err(ErrorKind::InvalidValue {
+            what: "status list",
+            value: list.to_owned(),
+            reason: "expected codes and ranges such as 200,300-310".into(),
+        })
+    }
+}
+
+/// `tcp-check connect|send|send-binary|expect ...`.
+fn tcp_check(d: &mut Draft, l: &mut Line<'_>) -> Result<(), ErrorKind> {
+    let action = l.req(1, "tcp-check action (connect, send, send-binary or expect)")?;
+    l.kw = format!("tcp-check {action}");
+    let rule = match action {
+        "connect" => {
+            let mut port_ = None;
+            let mut i = 2;
+            while let Some(opt) = l.arg(i) {
+                match opt {
+                    "port" => {
+                        let v = l
+                            .arg(i + 1)
+                            .ok_or(ErrorKind::MissingValue { option: "port" })?;
+                        port_ = Some(port("port", v)?);
+                        i += 2;
+                    }
+                    other => {
+                        return Err(ErrorKind::UnknownValue {
+                            what: "tcp-check connect option",
+                            value: other.to_owned(),
+                            expected: "port",
+                        })
+                    }
+                }
+            }
+            TcpCheckRuleConfig::Connect { port: port_ }
+        }
+        "send" => {
+            let v = l.req(2, "string to send")?;
+            l.end(3)?;
+            TcpCheckRuleConfig::Send(v.to_owned())
+        }
+        "send-binary" => {
+            let v = l.req(2, "hexadecimal string to send")?;
+            l.end(3)?;
+            TcpCheckRuleConfig::SendBinary(hex(v)?)
+        }
+        "expect" => {
+            let (negate, at) = match l.arg(2) {
+                Some("!") => (true, 3),
+                _ => (false, 2),
+            };
+            let what = l.req(at, "match (string <text> or binary <hex>)")?;
+            let (pattern, binary) = match what {
+                "string" => (
+                    l.arg(at + 1)
+                        .ok_or(ErrorKind::MissingValue { option: "string" })?
+                        .as_bytes()
+                        .to_vec(),
+                    false,
+                ),
+                "binary" => (
+                    hex(l
+                        .arg(at + 1)
+                        .ok_or(ErrorKind::MissingValue { option: "binary" })?)?,
+                    true,
+                ),
+                "rstring" | "rbinary" => {
+                    return Err(ErrorKind::Invalid(
+                        "regex expects are not supported yet".into(),
+                    ))
+                }
+                other => {
+                    return Err(ErrorKind::UnknownValue {
+                        what: "tcp-check expect match",
+                        value: other.to_owned(),
+                        expected: "string or binary",
+                    })
+                }
+            };
+            l.end(at + 2)?;
+            TcpCheckRuleConfig::Expect {
+                negate,
+                pattern,
+                binary,
+            }
+        }
+        other => {
+            l.kw = "tcp-check".into();
+            return Err(ErrorKind::UnknownValue {
+                what: "tcp-check action",
+                value: other.to_owned(),
+                expected: "connect, send, send-binary or expect",
+            });
+        }
+    };
+    d.tcp_check.push(rule);
+    Ok(())
+}
+
+/// Decodes an even-length hexadecimal string.
+fn hex(s: &str) -> Result<Vec<u8>, ErrorKind> {
+    let bad = || ErrorKind::InvalidValue {
+        what: "hexadecimal string",
+        value: s.to_owned(),
+        reason: "expected an even number of hexadecimal digits".into(),
+    };
+    if s.is_empty() || s.len() % 2 != 0 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(bad());
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).map_err(|_| bad()))
+        .collect()
 }
 
 /// `option forwardfor [except <net>] [header <name>] [if-none]`.
@@ -1851,49 +2232,60 @@ fn httpchk(l: &Line<'_>, i: usize) -> Result<HttpCheck, ErrorKind> {
         }
     };
     if let Some(m) = method {
-        c.method = Method::from_bytes(m.as_bytes())
-            .ok()
-            .filter(|_| m.bytes().all(|b| b.is_ascii_uppercase()))
-            .ok_or_else(|| ErrorKind::InvalidValue {
-                what: "method",
-                value: m.clone(),
-                reason: "expected an upper-case HTTP method such as GET".into(),
-            })?;
+        c.method = check_method(m)?;
     }
     if let Some(u) = uri {
-        if u.is_empty() || u.contains(char::is_whitespace) {
-            return Err(ErrorKind::InvalidValue {
-                what: "URI",
-                value: u.clone(),
-                reason: "expected a request target such as /health".into(),
-            });
-        }
-        c.uri = u.clone();
+        c.uri = check_uri(u)?;
     }
     if let Some(v) = version {
-        c.version = match v.as_str() {
-            "HTTP/1.0" => Version::HTTP_10,
-            "HTTP/1.1" => Version::HTTP_11,
-            _ if v.contains('\r') || v.contains('\n') => {
-                return Err(ErrorKind::InvalidValue {
-                    what: "version",
-                    value: v.escape_default().to_string(),
-                    reason: "give the Host header as a fourth argument instead of appending it \
-                             to the version"
-                        .into(),
-                })
-            }
-            _ => {
-                return Err(ErrorKind::UnknownValue {
-                    what: "version",
-                    value: v.clone(),
-                    expected: "HTTP/1.0 or HTTP/1.1",
-                })
-            }
-        };
+        c.version = check_version(v)?;
     }
     c.host = host.cloned();
     Ok(c)
+}
+
+/// A health-check method: an upper-case HTTP method.
+fn check_method(m: &str) -> Result<Method, ErrorKind> {
+    Method::from_bytes(m.as_bytes())
+        .ok()
+        .filter(|_| m.bytes().all(|b| b.is_ascii_uppercase()))
+        .ok_or_else(|| ErrorKind::InvalidValue {
+            what: "method",
+            value: m.to_owned(),
+            reason: "expected an upper-case HTTP method such as GET".into(),
+        })
+}
+
+/// A health-check request target: one non-empty word.
+fn check_uri(u: &str) -> Result<String, ErrorKind> {
+    if u.is_empty() || u.contains(char::is_whitespace) {
+        return Err(ErrorKind::InvalidValue {
+            what: "URI",
+            value: u.to_owned(),
+            reason: "expected a request target such as /health".into(),
+        });
+    }
+    Ok(u.to_owned())
+}
+
+/// A health-check HTTP version: HTTP/1.0 or HTTP/1.1.
+fn check_version(v: &str) -> Result<Version, ErrorKind> {
+    match v {
+        "HTTP/1.0" => Ok(Version::HTTP_10),
+        "HTTP/1.1" => Ok(Version::HTTP_11),
+        _ if v.contains('\r') || v.contains('\n') => Err(ErrorKind::InvalidValue {
+            what: "version",
+            value: v.escape_default().to_string(),
+            reason: "give the Host header as a fourth argument instead of appending it to the \
+                     version"
+                .into(),
+        }),
+        _ => Err(ErrorKind::UnknownValue {
+            what: "version",
+            value: v.to_owned(),
+            expected: "HTTP/1.0 or HTTP/1.1",
+        }),
+    }
 }
 
 fn errorfile(cx: &mut Ctx, d: &mut Draft, l: &Line<'_>) -> Result<(), ErrorKind> {
@@ -2238,6 +2630,12 @@ fn finish_proxy(cx: &mut Ctx, mut d: Draft) -> (Option<Frontend>, Option<Backend
         forwardfor,
         http_conn_mode: d.http_conn_mode,
         httpchk: d.httpchk,
+        check_kind: d.check_kind,
+        http_check_send: d.http_check_send,
+        http_check_expect: d.http_check_expect,
+        disable_on_404: d.disable_on_404,
+        send_state: d.send_state,
+        tcp_check: d.tcp_check,
         errorfiles: d.errorfiles,
         stats: d.stats,
     });

@@ -2876,3 +2876,398 @@ proptest! {
         let _ = Config::parse_str("p.cfg", &text, &env);
     }
 }
+
+#[test]
+fn check_kind_options() {
+    use super::model::CheckKindConfig as K;
+    let kind = |lines: &str| parse(&be(lines)).backends[0].check_kind.clone();
+    assert_eq!(kind("  server s 127.0.0.1:80"), None);
+    assert_eq!(kind("  option httpchk"), Some(K::Http));
+    assert_eq!(kind("  option tcp-check"), Some(K::TcpCheck));
+    assert_eq!(kind("  option redis-check"), Some(K::Redis));
+    assert_eq!(kind("  option ldap-check"), Some(K::Ldap));
+    assert_eq!(
+        kind("  option smtpchk"),
+        Some(K::Smtp {
+            ehlo: false,
+            domain: "localhost".into()
+        })
+    );
+    assert_eq!(
+        kind("  option smtpchk EHLO mail.example.com"),
+        Some(K::Smtp {
+            ehlo: true,
+            domain: "mail.example.com".into()
+        })
+    );
+    assert_eq!(
+        kind("  option smtpchk HELO example.com"),
+        Some(K::Smtp {
+            ehlo: false,
+            domain: "example.com".into()
+        })
+    );
+    assert_eq!(kind("  option mysql-check"), Some(K::Mysql { user: None }));
+    assert_eq!(
+        kind("  option mysql-check user haproxy post-41"),
+        Some(K::Mysql {
+            user: Some("haproxy".into())
+        })
+    );
+    assert_eq!(
+        kind("  option pgsql-check user lb"),
+        Some(K::Pgsql { user: "lb".into() })
+    );
+    // The last check option wins; `no option` clears only its own kind.
+    let c = parse(&be("  option httpchk GET /\n  option redis-check"));
+    assert_eq!(c.backends[0].check_kind, Some(K::Redis));
+    assert!(c.backends[0].httpchk.is_none());
+    assert_eq!(kind("  option redis-check\n  no option redis-check"), None);
+    assert_eq!(
+        kind("  option redis-check\n  no option ldap-check"),
+        Some(K::Redis)
+    );
+    assert_eq!(kind("  option httpchk\n  no option httpchk"), None);
+    // Inherited from defaults.
+    let c = parse("defaults\n  option ldap-check\nbackend b\n  server s 127.0.0.1:389 check\n");
+    assert_eq!(c.backends[0].check_kind, Some(K::Ldap));
+}
+
+#[test]
+fn http_check_keywords() {
+    use super::model::{HttpCheckExpect, HttpCheckMatch, HttpCheckSend};
+    let c = parse(&be_http(
+        "  option httpchk\n  http-check send meth GET uri /health ver HTTP/1.1 hdr Host \
+         example.com hdr X-A \"a b\" body ping\n  http-check expect status 200,300-310\n  \
+         http-check expect ! string maintenance\n  http-check disable-on-404\n  \
+         http-check send-state",
+    ));
+    let b = &c.backends[0];
+    assert_eq!(
+        b.http_check_send,
+        vec![HttpCheckSend {
+            span: Span {
+                file: "t.cfg".into(),
+                line: 4
+            },
+            method: Some(Method::GET),
+            uri: Some("/health".into()),
+            version: Some(Version::HTTP_11),
+            headers: vec![
+                (HeaderName::from_static("host"), "example.com".into()),
+                (HeaderName::from_static("x-a"), "a b".into())
+            ],
+            body: Some("ping".into()),
+        }]
+    );
+    assert_eq!(
+        b.http_check_expect,
+        vec![
+            HttpCheckExpect {
+                span: Span {
+                    file: "t.cfg".into(),
+                    line: 5
+                },
+                negate: false,
+                matcher: HttpCheckMatch::Status("200,300-310".into()),
+            },
+            HttpCheckExpect {
+                span: Span {
+                    file: "t.cfg".into(),
+                    line: 6
+                },
+                negate: true,
+                matcher: HttpCheckMatch::String("maintenance".into()),
+            }
+        ]
+    );
+    assert!(b.disable_on_404);
+    assert!(b.send_state);
+    let h = parse(&be_http("  option httpchk"));
+    assert!(!h.backends[0].disable_on_404 && !h.backends[0].send_state);
+    assert!(h.backends[0].http_check_send.is_empty());
+}
+
+#[test]
+fn http_check_builds_the_health_check() {
+    let c = parse(&be_http(
+        "  option httpchk GET /a HTTP/1.1 www\n  http-check send uri /b hdr X-A 1 body hi\n  \
+         http-check expect status 204\n  http-check send-state",
+    ));
+    let check = c.backends[0].health_check().unwrap();
+    let lb_health::CheckKind::Http(h) = check.kind() else {
+        panic!("{check:?}")
+    };
+    assert_eq!(
+        String::from_utf8(h.request(None)).unwrap(),
+        "GET /b HTTP/1.1\r\nHost: www\r\nx-a: 1\r\nContent-Length: 2\r\nConnection: \
+         close\r\n\r\nhi"
+    );
+    assert!(h.sends_state());
+    let c = parse(&be(
+        "  option tcp-check\n  tcp-check connect port 6379\n  tcp-check send PING\\r\\n\n  \
+         tcp-check expect string +PONG",
+    ));
+    let check = c.backends[0].health_check().unwrap();
+    let lb_health::CheckKind::Script(s) = check.kind() else {
+        panic!("{check:?}")
+    };
+    assert_eq!(s.rules().len(), 3);
+    for (cfg, ok) in [
+        ("  option redis-check", true),
+        ("  option ldap-check", true),
+        ("  option smtpchk EHLO x", true),
+        ("  option mysql-check user u", true),
+        ("  option pgsql-check user u", true),
+        ("  server s 127.0.0.1:80", true),
+    ] {
+        assert_eq!(parse(&be(cfg)).backends[0].health_check().is_ok(), ok);
+    }
+}
+
+#[test]
+fn tcp_check_keywords() {
+    use super::model::TcpCheckRuleConfig as R;
+    let c = parse(&be(
+        "  option tcp-check\n  tcp-check connect\n  tcp-check connect port 8080\n  \
+         tcp-check send \"PING\\r\\n\"\n  tcp-check send-binary 0a0B\n  \
+         tcp-check expect string +PONG\n  tcp-check expect ! binary ff00",
+    ));
+    assert_eq!(
+        c.backends[0].tcp_check,
+        vec![
+            R::Connect { port: None },
+            R::Connect { port: Some(8080) },
+            R::Send("PING\r\n".into()),
+            R::SendBinary(vec![0x0a, 0x0b]),
+            R::Expect {
+                negate: false,
+                pattern: b"+PONG".to_vec(),
+                binary: false
+            },
+            R::Expect {
+                negate: true,
+                pattern: vec![0xff, 0],
+                binary: true
+            },
+        ]
+    );
+}
+
+#[test]
+fn health_check_keyword_errors() {
+    let o = |line: &str| err(&be_http(line));
+    assert_eq!(
+        o("  http-check"),
+        "t.cfg:3: 'http-check': missing http-check action (send, expect, disable-on-404 or \
+         send-state)"
+    );
+    assert_eq!(
+        o("  http-check connect"),
+        "t.cfg:3: 'http-check': unknown http-check action 'connect' (expected send, expect, \
+         disable-on-404 or send-state)"
+    );
+    assert_eq!(
+        o("  http-check send meth"),
+        "t.cfg:3: 'http-check send': missing value after 'meth'"
+    );
+    assert_eq!(
+        o("  http-check send meth get"),
+        "t.cfg:3: 'http-check send': invalid method 'get': expected an upper-case HTTP method \
+         such as GET"
+    );
+    assert_eq!(
+        o("  http-check send ver HTTP/2"),
+        "t.cfg:3: 'http-check send': unknown version 'HTTP/2' (expected HTTP/1.0 or HTTP/1.1)"
+    );
+    assert_eq!(
+        o("  http-check send hdr Host"),
+        "t.cfg:3: 'http-check send': missing value after 'hdr'"
+    );
+    assert_eq!(
+        o("  http-check send hdr \"a b\" c"),
+        "t.cfg:3: 'http-check send': invalid header name 'a b': not a valid HTTP header name"
+    );
+    assert_eq!(
+        o("  http-check send path /"),
+        "t.cfg:3: 'http-check send': unknown http-check send option 'path' (expected meth, \
+         uri, ver, hdr or body)"
+    );
+    assert_eq!(
+        o("  http-check send body-lf x"),
+        "t.cfg:3: 'http-check send': 'body-lf' is not supported yet (log-format strings are \
+         not available in checks)"
+    );
+    assert_eq!(
+        o("  http-check expect"),
+        "t.cfg:3: 'http-check expect': missing match (status <codes> or string <text>)"
+    );
+    assert_eq!(
+        o("  http-check expect status"),
+        "t.cfg:3: 'http-check expect': missing value after 'status'"
+    );
+    assert_eq!(
+        o("  http-check expect ! string"),
+        "t.cfg:3: 'http-check expect': missing value after 'string'"
+    );
+    assert_eq!(
+        o("  http-check expect status 2xx"),
+        "t.cfg:3: 'http-check expect': invalid status list '2xx': expected codes and ranges \
+         such as 200,300-310"
+    );
+    assert_eq!(
+        o("  http-check expect status 300-200"),
+        "t.cfg:3: 'http-check expect': invalid status list '300-200': expected codes and \
+         ranges such as 200,300-310"
+    );
+    assert_eq!(
+        o("  http-check expect rstatus ^2"),
+        "t.cfg:3: 'http-check expect': regex expects are not supported yet"
+    );
+    assert_eq!(
+        o("  http-check expect rstring ok"),
+        "t.cfg:3: 'http-check expect': regex expects are not supported yet"
+    );
+    assert_eq!(
+        o("  http-check expect hdr name x"),
+        "t.cfg:3: 'http-check expect': unknown http-check expect match 'hdr' (expected status \
+         or string)"
+    );
+    assert_eq!(
+        o("  http-check expect status 200 min-recv"),
+        "t.cfg:3: 'http-check expect': unexpected argument 'min-recv'"
+    );
+    assert_eq!(
+        o("  http-check disable-on-404 x"),
+        "t.cfg:3: 'http-check disable-on-404': unexpected argument 'x'"
+    );
+    assert_eq!(
+        o("  http-check send-state x"),
+        "t.cfg:3: 'http-check send-state': unexpected argument 'x'"
+    );
+    assert_eq!(
+        err(&fe("  http-check send-state")),
+        "t.cfg:3: 'http-check': not allowed in a 'frontend' section (use it in a defaults, \
+         backend or listen section)"
+    );
+
+    assert_eq!(
+        o("  tcp-check"),
+        "t.cfg:3: 'tcp-check': missing tcp-check action (connect, send, send-binary or expect)"
+    );
+    assert_eq!(
+        o("  tcp-check comment x"),
+        "t.cfg:3: 'tcp-check': unknown tcp-check action 'comment' (expected connect, send, \
+         send-binary or expect)"
+    );
+    assert_eq!(
+        o("  tcp-check connect port"),
+        "t.cfg:3: 'tcp-check connect': missing value after 'port'"
+    );
+    assert_eq!(
+        o("  tcp-check connect port 0"),
+        "t.cfg:3: 'tcp-check connect': invalid port '0': expected an integer from 1 to 65535"
+    );
+    assert_eq!(
+        o("  tcp-check connect ssl"),
+        "t.cfg:3: 'tcp-check connect': unknown tcp-check connect option 'ssl' (expected port)"
+    );
+    assert_eq!(
+        o("  tcp-check send"),
+        "t.cfg:3: 'tcp-check send': missing string to send"
+    );
+    assert_eq!(
+        o("  tcp-check send a b"),
+        "t.cfg:3: 'tcp-check send': unexpected argument 'b'"
+    );
+    assert_eq!(
+        o("  tcp-check send-binary"),
+        "t.cfg:3: 'tcp-check send-binary': missing hexadecimal string to send"
+    );
+    assert_eq!(
+        o("  tcp-check send-binary abc"),
+        "t.cfg:3: 'tcp-check send-binary': invalid hexadecimal string 'abc': expected an even \
+         number of hexadecimal digits"
+    );
+    assert_eq!(
+        o("  tcp-check expect"),
+        "t.cfg:3: 'tcp-check expect': missing match (string <text> or binary <hex>)"
+    );
+    assert_eq!(
+        o("  tcp-check expect ! binary zz"),
+        "t.cfg:3: 'tcp-check expect': invalid hexadecimal string 'zz': expected an even \
+         number of hexadecimal digits"
+    );
+    assert_eq!(
+        o("  tcp-check expect string"),
+        "t.cfg:3: 'tcp-check expect': missing value after 'string'"
+    );
+    assert_eq!(
+        o("  tcp-check expect rstring ^OK"),
+        "t.cfg:3: 'tcp-check expect': regex expects are not supported yet"
+    );
+    assert_eq!(
+        o("  tcp-check expect status 200"),
+        "t.cfg:3: 'tcp-check expect': unknown tcp-check expect match 'status' (expected \
+         string or binary)"
+    );
+
+    assert_eq!(
+        o("  option tcp-check x"),
+        "t.cfg:3: 'option tcp-check': unexpected argument 'x'"
+    );
+    assert_eq!(
+        o("  option redis-check x"),
+        "t.cfg:3: 'option redis-check': unexpected argument 'x'"
+    );
+    assert_eq!(
+        o("  option ldap-check x"),
+        "t.cfg:3: 'option ldap-check': unexpected argument 'x'"
+    );
+    assert_eq!(
+        o("  option smtpchk HI x"),
+        "t.cfg:3: 'option smtpchk': unknown smtpchk verb 'HI' (expected HELO or EHLO)"
+    );
+    assert_eq!(
+        o("  option smtpchk EHLO"),
+        "t.cfg:3: 'option smtpchk': missing domain after HELO or EHLO"
+    );
+    assert_eq!(
+        o("  option smtpchk EHLO a b"),
+        "t.cfg:3: 'option smtpchk': unexpected argument 'b'"
+    );
+    assert_eq!(
+        o("  option mysql-check user"),
+        "t.cfg:3: 'option mysql-check': missing value after 'user'"
+    );
+    assert_eq!(
+        o("  option mysql-check user u pre-41"),
+        "t.cfg:3: 'option mysql-check': 'pre-41' is not supported yet (only the post-41 login \
+         is implemented)"
+    );
+    assert_eq!(
+        o("  option mysql-check name u"),
+        "t.cfg:3: 'option mysql-check': unexpected argument 'name'"
+    );
+    assert_eq!(
+        o("  option pgsql-check"),
+        "t.cfg:3: 'option pgsql-check': missing 'user <name>'"
+    );
+    assert_eq!(
+        o("  option pgsql-check user"),
+        "t.cfg:3: 'option pgsql-check': missing value after 'user'"
+    );
+    assert_eq!(
+        o("  option pgsql-check user a b"),
+        "t.cfg:3: 'option pgsql-check': unexpected argument 'b'"
+    );
+    assert_eq!(
+        o("  option pgsql-chek user a"),
+        "t.cfg:3: 'option pgsql-chek': not supported yet (did you mean 'pgsql-check'?)"
+    );
+    assert_eq!(
+        err(&fe("  option redis-check")),
+        "t.cfg:3: 'option redis-check': not allowed in a 'frontend' section (use it in a \
+         defaults, backend or listen section)"
+    );
+}

@@ -180,7 +180,7 @@ fn error_pages(files: &[config::ErrorFile]) -> ErrorPages {
 
 fn check_config(
     s: &config::Server,
-    httpchk: Option<&config::HttpCheck>,
+    be: &config::Backend,
     timeout: Option<Duration>,
 ) -> Result<Option<CheckConfig>, String> {
     let p = &s.check;
@@ -201,19 +201,8 @@ fn check_config(
         return Err("check-ssl is not supported yet".into());
     }
     let mut cfg = if p.enabled {
-        let mut check = match httpchk {
-            Some(h) => {
-                let version = format!("{:?}", h.version);
-                let mut args = vec![h.method.as_str(), h.uri.as_str(), version.as_str()];
-                let host;
-                if let Some(hh) = &h.host {
-                    host = hh.clone();
-                    args.push(host.as_str());
-                }
-                Check::http(lb_health::HttpCheck::from_httpchk(&args).map_err(|e| e.to_string())?)
-            }
-            None => Check::tcp(),
-        };
+        // `option httpchk`, `http-check`, `tcp-check` and the protocol check options.
+        let mut check: Check = be.health_check()?;
         if let Some(port) = p.port {
             check = check.port(port);
         }
@@ -402,7 +391,7 @@ impl Runtime {
             // Health checks.
             let mut checks = Vec::new();
             for s in &be.servers {
-                match check_config(s, be.httpchk.as_ref(), be.timeouts.check) {
+                match check_config(s, be, be.timeouts.check) {
                     Ok(Some(c)) => checks.push((s.name.to_string(), c)),
                     Ok(None) => {}
                     Err(reason) => {

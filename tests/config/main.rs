@@ -598,3 +598,75 @@ fn config_errors_across_files_are_in_load_order() {
     let actual: Vec<String> = e.iter().map(ToString::to_string).collect();
     assert_eq!(actual, expected);
 }
+
+#[test]
+fn config_health_checks_parse() {
+    let c = load_ok(&["health-checks.cfg"]);
+    assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+    let be = |name: &str| c.backend(name).unwrap();
+    let kind = |name: &str| format!("{:?}", be(name).check_kind);
+
+    let web = be("web");
+    assert_eq!(kind("web"), "Some(Http)");
+    assert!(web.httpchk.is_some());
+    assert_eq!(web.http_check_send.len(), 1);
+    let send = &web.http_check_send[0];
+    assert_eq!(send.method, Some(Method::GET));
+    assert_eq!(send.uri.as_deref(), Some("/health"));
+    assert_eq!(send.version, Some(Version::HTTP_11));
+    assert_eq!(
+        send.headers,
+        vec![(HeaderName::from_static("host"), "www.example.com".into())]
+    );
+    assert_eq!(web.http_check_expect.len(), 2);
+    assert!(!web.http_check_expect[0].negate && web.http_check_expect[1].negate);
+    assert!(web.disable_on_404);
+    // `send-state` comes from the defaults section.
+    assert!(web.send_state);
+    let check = web.health_check().unwrap();
+    let lb::health::CheckKind::Http(h) = check.kind() else {
+        panic!("{check:?}")
+    };
+    assert!(h.disables_on_404() && h.sends_state());
+    assert_eq!(
+        String::from_utf8(h.request(None)).unwrap(),
+        "GET /health HTTP/1.1\r\nhost: www.example.com\r\nConnection: close\r\n\r\n"
+    );
+
+    let api = be("api").health_check().unwrap();
+    let lb::health::CheckKind::Http(h) = api.kind() else {
+        panic!("{api:?}")
+    };
+    assert_eq!(
+        String::from_utf8(h.request(None)).unwrap(),
+        "HEAD /ping HTTP/1.1\r\nHost: api.example.com\r\nx-check: lb\r\nContent-Length: \
+         2\r\nConnection: close\r\n\r\n{}"
+    );
+
+    assert_eq!(kind("cache"), "Some(TcpCheck)");
+    assert_eq!(be("cache").tcp_check.len(), 5);
+    let cache = be("cache").health_check().unwrap();
+    let lb::health::CheckKind::Script(s) = cache.kind() else {
+        panic!("{cache:?}")
+    };
+    assert_eq!(s.rules().len(), 5);
+
+    assert_eq!(kind("redis"), "Some(Redis)");
+    assert_eq!(
+        kind("smtp"),
+        "Some(Smtp { ehlo: true, domain: \"lb.example.com\" })"
+    );
+    assert_eq!(kind("mysql"), "Some(Mysql { user: Some(\"haproxy\") })");
+    assert_eq!(kind("pgsql"), "Some(Pgsql { user: \"lb\" })");
+    assert_eq!(kind("ldap"), "Some(Ldap)");
+    for name in ["redis", "smtp", "mysql", "pgsql", "ldap"] {
+        assert!(be(name).httpchk.is_none(), "{name}");
+        let check = be(name).health_check().unwrap();
+        assert!(check.kind().is_layer7(), "{name}");
+    }
+}
+
+#[test]
+fn config_broken_health_checks_report_every_error() {
+    check_broken("broken-health-checks.cfg");
+}

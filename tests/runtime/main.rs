@@ -388,3 +388,30 @@ async fn unique_id_reaches_the_server() {
     task.abort();
     rt.stop(Duration::from_secs(1)).await;
 }
+
+#[tokio::test]
+async fn http_check_expect_status_marks_a_mismatching_server_down() {
+    trace_init();
+    // Both origins answer 200; `app` expects 204 so its server goes down, `ok` expects 200.
+    let (a, b) = (origin("a").await, origin("b").await);
+    let port = free_port().await;
+    let text = format!(
+        "defaults\n    mode http\n    timeout connect 1s\n    timeout client 5s\n    timeout server 5s\n\
+         \x20   option httpchk GET /\n\
+         frontend web\n    bind 127.0.0.1:{port}\n    default_backend app\n\
+         backend app\n    http-check expect status 204\n\
+         \x20   server a {} check inter 50ms rise 1 fall 2\n\
+         backend ok\n    http-check send hdr X-Check lb\n    http-check expect status 200\n\
+         \x20   server b {} check inter 50ms rise 1 fall 2\n",
+        a.addr, b.addr
+    );
+    let rt = Runtime::start(parse(&text), None).await.unwrap();
+    let app = rt.backend("app").unwrap().clone();
+    let ok = rt.backend("ok").unwrap().clone();
+    // `ok` passes its checks; `app` is checked as often but its 200s fail the expect.
+    assert!(eventually(|| ok.server("b").unwrap().op_state().is_up()).await);
+    assert!(eventually(|| a.requests.load(Ordering::SeqCst) >= 4).await);
+    assert!(!app.server("a").unwrap().op_state().is_up());
+    assert!(ok.server("b").unwrap().op_state().is_up());
+    rt.stop(Duration::from_secs(1)).await;
+}

@@ -13,6 +13,7 @@
 //! ```
 
 mod acl;
+mod check_io;
 mod cli;
 mod http;
 pub mod syslog;
@@ -197,9 +198,6 @@ fn check_config(
     if !p.enabled && agent.is_none() {
         return Ok(None);
     }
-    if p.ssl {
-        return Err("check-ssl is not supported yet".into());
-    }
     let mut cfg = if p.enabled {
         // `option httpchk`, `http-check`, `tcp-check` and the protocol check options.
         let mut check: Check = be.health_check()?;
@@ -311,7 +309,6 @@ impl Runtime {
         let mut backends: HashMap<Arc<str>, lb_core::Backend> = HashMap::new();
         let mut proxies: HashMap<Arc<str>, Arc<BackendProxy>> = HashMap::new();
         let mut health = Vec::new();
-        let checker = Checker::new(TcpConnect::new());
         let global_limit = config.global.maxconn.map(|n| ConnLimit::new(n as usize));
 
         for be in &config.backends {
@@ -390,6 +387,34 @@ impl Runtime {
 
             // Health checks.
             let mut checks = Vec::new();
+            // `check-ssl`: checks of these targets go through TLS.
+            let mut tls_targets = HashMap::new();
+            for s in &be.servers {
+                if s.check.enabled && s.check.ssl {
+                    let server_addr = resolve(s).await?;
+                    let target = match (s.check.addr, server_addr.as_inet()) {
+                        (Some(ip), Some(sa)) => {
+                            Address::Inet(SocketAddr::new(ip, s.check.port.unwrap_or(sa.port())))
+                        }
+                        (None, Some(sa)) => Address::Inet(SocketAddr::new(
+                            sa.ip(),
+                            s.check.port.unwrap_or(sa.port()),
+                        )),
+                        _ => server_addr.clone(),
+                    };
+                    let tls =
+                        check_io::CheckConnector::tls(s.check.sni.as_deref()).map_err(|e| {
+                            let (file, line) = span_of(&s.span);
+                            StartError::Tls {
+                                file,
+                                line,
+                                reason: e.to_string(),
+                            }
+                        })?;
+                    tls_targets.insert(target, tls);
+                }
+            }
+            let checker = Checker::new(check_io::CheckConnector::new(tls_targets));
             for s in &be.servers {
                 match check_config(s, be, be.timeouts.check) {
                     Ok(Some(c)) => checks.push((s.name.to_string(), c)),

@@ -415,3 +415,74 @@ async fn http_check_expect_status_marks_a_mismatching_server_down() {
     assert!(ok.server("b").unwrap().op_state().is_up());
     rt.stop(Duration::from_secs(1)).await;
 }
+
+#[tokio::test]
+async fn check_ssl_checks_go_through_tls() {
+    trace_init();
+    // A TLS server with a self-signed certificate...
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = rcgen::CertificateParams::new(vec!["localhost".to_string()])
+        .unwrap()
+        .self_signed(&key)
+        .unwrap();
+    let pem = format!("{}{}", cert.pem(), key.serialize_pem());
+    let store = lb::tls::CertStore::new();
+    store
+        .add("c", lb::tls::Cert::from_pem(pem.as_bytes()).unwrap())
+        .unwrap();
+    store.set_default("c").unwrap();
+    let acceptor = Arc::new(
+        lb::tls::TlsAcceptor::builder(Arc::new(store))
+            .build()
+            .unwrap(),
+    );
+    let tls_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let tls_addr = tls_listener.local_addr().unwrap();
+    let handshakes = Arc::new(AtomicUsize::new(0));
+    let h2 = handshakes.clone();
+    let tls_task = tokio::spawn(async move {
+        while let Ok((s, _)) = tls_listener.accept().await {
+            let (a, h) = (acceptor.clone(), h2.clone());
+            tokio::spawn(async move {
+                if let Ok(mut t) = a.accept(s).await {
+                    h.fetch_add(1, Ordering::SeqCst);
+                    let _ = tokio::io::copy(&mut t, &mut tokio::io::sink()).await;
+                }
+            });
+        }
+    });
+    // ...and a plain-text server, which a TLS check cannot pass.
+    let plain = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let plain_addr = plain.local_addr().unwrap();
+    let plain_task = tokio::spawn(async move {
+        use tokio::io::AsyncWriteExt;
+        while let Ok((mut s, _)) = plain.accept().await {
+            let _ = s.write_all(b"HTTP/1.0 400 Bad Request\r\n\r\n").await;
+        }
+    });
+    let port = free_port().await;
+    let text = format!(
+        "defaults\n    mode http\n    timeout connect 1s\n    timeout client 5s\n    timeout server 5s\n\
+         frontend web\n    bind 127.0.0.1:{port}\n    default_backend app\n\
+         backend app\n\
+         \x20   server tls {tls_addr} check check-ssl check-sni localhost inter 100ms rise 1 fall 1\n\
+         \x20   server plain {plain_addr} check check-ssl inter 100ms rise 1 fall 1\n"
+    );
+    let rt = Runtime::start(parse(&text), None).await.unwrap();
+    let be = rt.backend("app").unwrap().clone();
+    assert!(
+        eventually(|| !be.server("plain").unwrap().op_state().is_up()).await,
+        "a plain-text server fails a TLS check"
+    );
+    assert!(
+        eventually(|| handshakes.load(Ordering::SeqCst) >= 2).await,
+        "TLS checks shake hands"
+    );
+    assert!(
+        be.server("tls").unwrap().op_state().is_up(),
+        "the TLS server passes"
+    );
+    tls_task.abort();
+    plain_task.abort();
+    rt.stop(Duration::from_secs(1)).await;
+}

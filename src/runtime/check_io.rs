@@ -1,0 +1,116 @@
+//! The connector of health checks: plain TCP, or TLS for servers with `check-ssl` (server
+//! certificates are not verified, as HAProxy's checks with `verify none`; `check-sni` sets
+//! the name sent).
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use lb_core::Address;
+use lb_tcp::connect::TcpConnect;
+use lb_tcp::net::Stream;
+use lb_tls::TlsConnect;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tower::{Service, ServiceExt};
+
+/// Connects checks, with TLS towards the check targets that asked for it.
+#[derive(Clone)]
+pub(crate) struct CheckConnector {
+    plain: TcpConnect,
+    tls: Arc<HashMap<Address, TlsConnect<TcpConnect>>>,
+}
+
+impl CheckConnector {
+    pub(crate) fn new(tls: HashMap<Address, TlsConnect<TcpConnect>>) -> Self {
+        CheckConnector {
+            plain: TcpConnect::new(),
+            tls: Arc::new(tls),
+        }
+    }
+
+    /// A TLS connector for checks: no verification, optional SNI.
+    pub(crate) fn tls(sni: Option<&str>) -> Result<TlsConnect<TcpConnect>, lb_tls::TlsError> {
+        let mut b = TlsConnect::builder().verify(lb_tls::Verify::None);
+        if let Some(sni) = sni {
+            b = b.sni(sni);
+        }
+        b.build(TcpConnect::new())
+    }
+}
+
+/// A check's connection.
+pub(crate) enum CheckIo {
+    Plain(Stream),
+    Tls(Box<lb_tls::tokio_rustls::client::TlsStream<Stream>>),
+}
+
+impl Service<Address> for CheckConnector {
+    type Response = CheckIo;
+    type Error = io::Error;
+    type Future = Pin<Box<dyn Future<Output = io::Result<CheckIo>> + Send>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, addr: Address) -> Self::Future {
+        match self.tls.get(&addr) {
+            Some(tls) => {
+                let tls = tls.clone();
+                Box::pin(async move {
+                    tls.oneshot(addr)
+                        .await
+                        .map(|s| CheckIo::Tls(Box::new(s)))
+                        .map_err(io::Error::from)
+                })
+            }
+            None => {
+                let plain = self.plain.clone();
+                Box::pin(async move { plain.oneshot(addr).await.map(CheckIo::Plain) })
+            }
+        }
+    }
+}
+
+impl AsyncRead for CheckIo {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            CheckIo::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            CheckIo::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for CheckIo {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            CheckIo::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            CheckIo::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            CheckIo::Plain(s) => Pin::new(s).poll_flush(cx),
+            CheckIo::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            CheckIo::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            CheckIo::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+        }
+    }
+}

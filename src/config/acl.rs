@@ -104,7 +104,7 @@ fn fetch(word: &str) -> Result<(Fetch, Option<Method>), ErrorKind> {
     let (base, method) = match name {
         "path" | "url" | "hdr" | "req.hdr" | "method" | "src" | "dst_port" | "req.ssl_sni"
         | "req_ssl_sni" | "req.ssl_hello_type" | "req_ssl_hello_type" | "req.proto_http"
-        | "req_proto_http" | "ssl_fc" | "always_true" | "always_false" => (name, None),
+        | "req_proto_http" | "ssl_fc" | "always_true" | "always_false" | "nbsrv" => (name, None),
         _ => {
             let (base, suffix) = name.rsplit_once('_').unwrap_or((name, ""));
             if !matches!(base, "path" | "url" | "hdr") {
@@ -171,6 +171,16 @@ fn fetch(word: &str) -> Result<(Fetch, Option<Method>), ErrorKind> {
         "req.proto_http" | "req_proto_http" => no_arg(Fetch::ReqProtoHttp)?,
         "ssl_fc" => no_arg(Fetch::SslFc)?,
         "always_true" => no_arg(Fetch::AlwaysTrue)?,
+        "nbsrv" => {
+            let b = arg
+                .filter(|a| !a.is_empty())
+                .ok_or_else(|| ErrorKind::InvalidValue {
+                    what: "fetch",
+                    value: word.to_owned(),
+                    reason: "needs a backend name, e.g. nbsrv(app)".into(),
+                })?;
+            Fetch::NbSrv(b.into())
+        }
         _ => no_arg(Fetch::AlwaysFalse)?,
     };
     Ok((f, method))

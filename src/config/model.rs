@@ -816,6 +816,8 @@ pub enum Fetch {
     AlwaysTrue,
     /// `always_false`.
     AlwaysFalse,
+    /// `nbsrv(<backend>)`: how many servers of the backend take traffic.
+    NbSrv(Arc<str>),
 }
 
 /// The type of a sample, which decides the default match method.
@@ -847,6 +849,7 @@ impl Fetch {
             Fetch::SslFc => "ssl_fc",
             Fetch::AlwaysTrue => "always_true",
             Fetch::AlwaysFalse => "always_false",
+            Fetch::NbSrv(_) => "nbsrv",
         }
     }
 
@@ -857,7 +860,7 @@ impl Fetch {
                 SampleType::String
             }
             Fetch::Src => SampleType::Ip,
-            Fetch::DstPort | Fetch::ReqSslHelloType => SampleType::Integer,
+            Fetch::DstPort | Fetch::ReqSslHelloType | Fetch::NbSrv(_) => SampleType::Integer,
             Fetch::ReqProtoHttp | Fetch::SslFc | Fetch::AlwaysTrue | Fetch::AlwaysFalse => {
                 SampleType::Boolean
             }
@@ -1090,6 +1093,9 @@ pub struct Frontend {
     pub errorfiles: Vec<ErrorFile>,
     /// `monitor-uri`: requests to this URI get a 200 from lb itself.
     pub monitor_uri: Option<String>,
+    /// `monitor fail if|unless <cond>`: the monitor URI answers 503 while it holds (for
+    /// example `if { nbsrv(app) lt 1 }`, so an upstream balancer can take over).
+    pub monitor_fail: Option<Condition>,
 }
 
 /// A backend (or the backend half of a `listen` section).

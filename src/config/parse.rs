@@ -210,6 +210,7 @@ const PROXY_KEYWORDS: &[&str] = &[
     "unique-id-header",
     "errorfile",
     "monitor-uri",
+    "monitor",
     "stats",
     "http-request",
     "tcp-request",
@@ -306,6 +307,8 @@ pub(crate) struct Draft {
     unique_id_header: Option<HeaderName>,
     errorfiles: Vec<ErrorFile>,
     monitor_uri: Option<String>,
+    monitor_fail: Option<Condition>,
+    monitor_fail_span: Option<Span>,
     stats: Option<Stats>,
     stats_admin_span: Option<Span>,
     httpchk: Option<HttpCheck>,
@@ -352,6 +355,8 @@ impl Draft {
             unique_id_header: None,
             errorfiles: Vec::new(),
             monitor_uri: None,
+            monitor_fail: None,
+            monitor_fail_span: None,
             stats: None,
             stats_admin_span: None,
             httpchk: None,
@@ -411,6 +416,9 @@ impl Draft {
                     .clone()
                     .map(|c| ("tcp-request content", r.span.clone(), c)),
             );
+        }
+        if let (Some(c), Some(span)) = (&self.monitor_fail, &self.monitor_fail_span) {
+            v.push(("monitor fail", span.clone(), c.clone()));
         }
         if let (Some(c), Some(span)) = (
             self.stats.as_ref().and_then(|s| s.admin.clone()),
@@ -1055,7 +1063,7 @@ fn proxy_keyword(cx: &mut Ctx, d: &mut Draft, l: &mut Line<'_>) -> Result<(), Er
         "bind" | "use_backend" => Caps::FE_ONLY,
         "server" => Caps::BE_ONLY,
         "maxconn" | "default_backend" | "log-format" | "unique-id-format" | "unique-id-header"
-        | "monitor-uri" => Caps::DEF_FE,
+        | "monitor-uri" | "monitor" => Caps::DEF_FE,
         "balance"
         | "hash-type"
         | "hash-balance-factor"
@@ -1207,6 +1215,25 @@ fn proxy_keyword(cx: &mut Ctx, d: &mut Draft, l: &mut Line<'_>) -> Result<(), Er
         "monitor-uri" => {
             d.monitor_uri = Some(l.req(1, "URI")?.to_owned());
             l.end(2)
+        }
+        "monitor" => {
+            let sub = l.req(1, "'fail'")?;
+            l.kw = format!("monitor {sub}");
+            if sub != "fail" {
+                return Err(ErrorKind::UnsupportedKeyword { suggestion: None });
+            }
+            match rule_condition(l, 2)? {
+                Some(c) => {
+                    d.monitor_fail = Some(c);
+                    d.monitor_fail_span = Some(l.span.clone());
+                    Ok(())
+                }
+                None => Err(ErrorKind::InvalidValue {
+                    what: "monitor fail",
+                    value: String::new(),
+                    reason: "needs a condition: monitor fail if|unless <cond>".into(),
+                }),
+            }
         }
         "stats" => stats(d, l),
         "http-request" => http_request(d, l),
@@ -2609,6 +2636,7 @@ fn finish_proxy(cx: &mut Ctx, mut d: Draft) -> (Option<Frontend>, Option<Backend
         unique_id_header: d.unique_id_header.take(),
         errorfiles: d.errorfiles.clone(),
         monitor_uri: d.monitor_uri.take(),
+        monitor_fail: d.monitor_fail.take(),
     });
     let be = is_be.then(|| Backend {
         name: d.name.clone(),

@@ -3271,3 +3271,28 @@ fn health_check_keyword_errors() {
          defaults, backend or listen section)"
     );
 }
+
+#[test]
+fn monitor_fail_parses_and_checks_its_condition() {
+    let text = "frontend f\n  bind :80\n  mode http\n  monitor-uri /alive\n  \
+                acl down nbsrv(app) lt 1\n  monitor fail if down\n  default_backend app\n\
+                backend app\n  mode http\n  server s 127.0.0.1:1\n";
+    let c = Config::parse_str("m.cfg", text, &env).unwrap();
+    let f = c.frontend("f").unwrap();
+    assert!(f.monitor_fail.is_some());
+    // A condition is required; `monitor` knows only `fail`; nbsrv needs a backend.
+    let err = |extra: &str| {
+        let t = format!("frontend f\n  bind :80\n  mode http\n  {extra}\n");
+        Config::parse_str("m.cfg", &t, &env)
+            .unwrap_err()
+            .to_string()
+    };
+    assert!(
+        err("monitor fail").contains("needs a condition"),
+        "{}",
+        err("monitor fail")
+    );
+    assert!(err("monitor net 10.0.0.0/8").contains("'monitor net'"));
+    assert!(err("monitor fail if { nbsrv() lt 1 }").contains("needs a backend name"));
+    assert!(err("monitor fail if undefined_acl").contains("undefined_acl"));
+}

@@ -49,6 +49,10 @@ pub trait Samples {
     fn ssl_fc(&self) -> bool {
         false
     }
+    /// `nbsrv(backend)`: servers of the backend that take traffic.
+    fn nbsrv(&self, _backend: &str) -> Option<i64> {
+        None
+    }
 }
 
 /// Named ACLs of one proxy, resolved for evaluation.
@@ -151,6 +155,7 @@ fn test(fetch: &Fetch, m: &Match, s: &dyn Samples) -> bool {
         },
         Fetch::AlwaysTrue => true,
         Fetch::AlwaysFalse => false,
+        Fetch::NbSrv(b) => s.nbsrv(b).is_some_and(|v| int_match(m, v)),
     }
 }
 
@@ -160,6 +165,7 @@ pub(crate) struct HttpSamples<'a> {
     pub(crate) src: Option<IpAddr>,
     pub(crate) dst_port: Option<u16>,
     pub(crate) tls: bool,
+    pub(crate) backends: &'a std::collections::HashMap<Arc<str>, lb_core::Backend>,
 }
 
 impl Samples for HttpSamples<'_> {
@@ -200,6 +206,16 @@ impl Samples for HttpSamples<'_> {
     }
     fn ssl_fc(&self) -> bool {
         self.tls
+    }
+    fn nbsrv(&self, backend: &str) -> Option<i64> {
+        let b = self.backends.get(backend)?;
+        Some(
+            b.snapshot()
+                .servers()
+                .iter()
+                .filter(|s| s.is_usable())
+                .count() as i64,
+        )
     }
 }
 

@@ -25,6 +25,8 @@ type BoxResponse = Pin<Box<dyn Future<Output = Result<Response<ProxyBody>, Infal
 /// The shared, immutable part of an HTTP frontend.
 #[derive(Debug)]
 pub(crate) struct HttpRoutes {
+    pub(crate) monitor_fail: Option<Condition>,
+    pub(crate) all_backends: std::collections::HashMap<Arc<str>, lb_core::Backend>,
     pub(crate) acls: Acls,
     pub(crate) monitor_uri: Option<String>,
     pub(crate) stats: Option<StatsService>,
@@ -96,23 +98,6 @@ impl Service<Request<Incoming>> for HttpFrontend {
     fn call(&mut self, req: Request<Incoming>) -> BoxResponse {
         let this = &*self.inner;
         let r = &this.routes;
-        if let Some(uri) = &r.monitor_uri {
-            // Intercepted right after parsing, never logged, 200 while the process runs.
-            if req.uri().path() == uri {
-                let mut resp = Response::new(ProxyBody::full(
-                    "<html><body><h1>200 OK</h1>\nService ready.\n</body></html>\n",
-                ));
-                resp.headers_mut().insert(
-                    http::header::CONTENT_TYPE,
-                    http::HeaderValue::from_static("text/html"),
-                );
-                resp.headers_mut().insert(
-                    http::header::CACHE_CONTROL,
-                    http::HeaderValue::from_static("no-cache"),
-                );
-                return Box::pin(async move { Ok(resp) });
-            }
-        }
         let info = this.conn.as_ref().map(|c| c.info.clone());
         let (parts, body) = req.into_parts();
         let chosen = {
@@ -121,7 +106,33 @@ impl Service<Request<Incoming>> for HttpFrontend {
                 src: info.as_ref().and_then(|i| i.client).map(|a| a.ip()),
                 dst_port: info.as_ref().and_then(|i| i.local).map(|a| a.port()),
                 tls: info.as_ref().is_some_and(|i| i.tls),
+                backends: &r.all_backends,
             };
+            if let Some(uri) = &r.monitor_uri {
+                // Intercepted right after parsing, never logged: 200 while the service is
+                // fine, 503 while `monitor fail` holds (a backend down, say).
+                if parts.uri.path() == uri {
+                    let failing =
+                        r.monitor_fail.is_some() && r.acls.check(r.monitor_fail.as_ref(), &samples);
+                    let resp = if failing {
+                        r.errors.response(StatusCode::SERVICE_UNAVAILABLE)
+                    } else {
+                        let mut resp = Response::new(ProxyBody::full(
+                            "<html><body><h1>200 OK</h1>\nService ready.\n</body></html>\n",
+                        ));
+                        resp.headers_mut().insert(
+                            http::header::CONTENT_TYPE,
+                            http::HeaderValue::from_static("text/html"),
+                        );
+                        resp.headers_mut().insert(
+                            http::header::CACHE_CONTROL,
+                            http::HeaderValue::from_static("no-cache"),
+                        );
+                        resp
+                    };
+                    return Box::pin(async move { Ok(resp) });
+                }
+            }
             if let Some((_, prom)) = r
                 .prometheus
                 .iter()

@@ -659,6 +659,8 @@ impl Runtime {
                         })
                         .collect();
                     let routes = Arc::new(http::HttpRoutes {
+                        monitor_fail: fe.monitor_fail.clone(),
+                        all_backends: backends.clone(),
                         acls: acls.clone(),
                         monitor_uri: fe.monitor_uri.clone(),
                         stats,

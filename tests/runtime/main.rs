@@ -486,3 +486,36 @@ async fn check_ssl_checks_go_through_tls() {
     plain_task.abort();
     rt.stop(Duration::from_secs(1)).await;
 }
+
+#[tokio::test]
+async fn monitor_uri_reports_a_down_backend_with_monitor_fail() {
+    trace_init();
+    let a = origin("a").await;
+    let port = free_port().await;
+    let text = format!(
+        "defaults\n    mode http\n    timeout connect 1s\n    timeout client 5s\n    timeout server 5s\n\
+         frontend web\n    bind 127.0.0.1:{port}\n    monitor-uri /alive\n    monitor fail if {{ nbsrv(app) lt 1 }}\n    default_backend app\n\
+         backend app\n    server a {}\n",
+        a.addr
+    );
+    let rt = Runtime::start(parse(&text), None).await.unwrap();
+    let fe: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let status =
+        |c: &mut hyper::client::conn::http1::SendRequest<http_body_util::Full<bytes::Bytes>>| {
+            let mut req = get("/alive");
+            req.headers_mut().insert("host", "x".parse().unwrap());
+            c.send_request(req)
+        };
+    let mut c = h1(fe).await;
+    let r = status(&mut c).await.unwrap();
+    assert_eq!(r.status(), 200);
+    body_string(r).await;
+    rt.backend("app")
+        .unwrap()
+        .set_op_state("a", lb::core::OpState::Down, "test")
+        .unwrap();
+    let r = status(&mut c).await.unwrap();
+    assert_eq!(r.status(), 503, "the backend has no usable server");
+    body_string(r).await;
+    rt.stop(Duration::from_secs(1)).await;
+}

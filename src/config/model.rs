@@ -628,6 +628,9 @@ pub enum CheckKindConfig {
     },
     /// `option ldap-check`: an anonymous bind.
     Ldap,
+    /// `option ssl-hello-chk`: a TLS handshake with each server (lb completes a real TLS
+    /// handshake, as `check-ssl` does, where HAProxy sends a forged SSLv3 hello).
+    SslHello,
 }
 
 /// `http-check send [meth <m>] [uri <u>] [ver <v>] [hdr <name> <value>]* [body <s>]`:
@@ -1264,6 +1267,8 @@ impl Backend {
             }),
             CheckKindConfig::Pgsql { user } => Check::pgsql(PgsqlCheck::new(user)),
             CheckKindConfig::Ldap => Check::ldap(),
+            // The runtime sends these checks through TLS.
+            CheckKindConfig::SslHello => Check::tcp(),
         };
         check.validate().map_err(|e| e.to_string())?;
         Ok(check)

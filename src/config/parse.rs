@@ -245,6 +245,7 @@ const OPTIONS: &[&str] = &[
     "mysql-check",
     "pgsql-check",
     "ldap-check",
+    "ssl-hello-chk",
 ];
 
 /// HAProxy sections lb does not implement; their bodies are skipped.
@@ -1748,7 +1749,7 @@ fn option(d: &mut Draft, l: &mut Line<'_>, negate: bool) -> Result<(), ErrorKind
     };
     let caps = match name {
         "redispatch" | "allbackups" | "httpchk" | "tcp-check" | "redis-check" | "smtpchk"
-        | "mysql-check" | "pgsql-check" | "ldap-check" => Caps::DEF_BE,
+        | "mysql-check" | "pgsql-check" | "ldap-check" | "ssl-hello-chk" => Caps::DEF_BE,
         "tcplog" | "httplog" | "dontlognull" => Caps::DEF_FE,
         "forwardfor" | "http-server-close" | "httpclose" | "http-keep-alive" => Caps::ALL,
         other => {
@@ -1863,11 +1864,12 @@ fn option(d: &mut Draft, l: &mut Line<'_>, negate: bool) -> Result<(), ErrorKind
 /// `pgsql-check` and `ldap-check`, with their arguments from word `i` on.
 fn check_option(l: &Line<'_>, name: &str, i: usize) -> Result<CheckKindConfig, ErrorKind> {
     let kind = match name {
-        "tcp-check" | "redis-check" | "ldap-check" => {
+        "tcp-check" | "redis-check" | "ldap-check" | "ssl-hello-chk" => {
             l.end(i)?;
             match name {
                 "tcp-check" => CheckKindConfig::TcpCheck,
                 "redis-check" => CheckKindConfig::Redis,
+                "ssl-hello-chk" => CheckKindConfig::SslHello,
                 _ => CheckKindConfig::Ldap,
             }
         }

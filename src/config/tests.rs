@@ -3296,3 +3296,17 @@ fn monitor_fail_parses_and_checks_its_condition() {
     assert!(err("monitor fail if { nbsrv() lt 1 }").contains("needs a backend name"));
     assert!(err("monitor fail if undefined_acl").contains("undefined_acl"));
 }
+
+#[test]
+fn ssl_hello_chk_is_a_check_kind() {
+    let text = "backend b\n  option ssl-hello-chk\n  server s 127.0.0.1:443 check\n";
+    let c = Config::parse_str("s.cfg", text, &env).unwrap();
+    assert_eq!(
+        c.backend("b").unwrap().check_kind,
+        Some(crate::config::CheckKindConfig::SslHello)
+    );
+    let err = Config::parse_str("s.cfg", "backend b\n  option ssl-hello-chk x\n", &env)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("s.cfg:2"), "{err}");
+}

@@ -390,7 +390,8 @@ impl Runtime {
             // `check-ssl`: checks of these targets go through TLS.
             let mut tls_targets = HashMap::new();
             for s in &be.servers {
-                if s.check.enabled && s.check.ssl {
+                let ssl_hello = matches!(be.check_kind, Some(config::CheckKindConfig::SslHello));
+                if s.check.enabled && (s.check.ssl || ssl_hello) {
                     let server_addr = resolve(s).await?;
                     let target = match (s.check.addr, server_addr.as_inet()) {
                         (Some(ip), Some(sa)) => {

@@ -467,7 +467,10 @@ async fn check_ssl_checks_go_through_tls() {
          frontend web\n    bind 127.0.0.1:{port}\n    default_backend app\n\
          backend app\n\
          \x20   server tls {tls_addr} check check-ssl check-sni localhost inter 100ms rise 1 fall 1\n\
-         \x20   server plain {plain_addr} check check-ssl inter 100ms rise 1 fall 1\n"
+         \x20   server plain {plain_addr} check check-ssl inter 100ms rise 1 fall 1\n\
+         backend hello\n    option ssl-hello-chk\n\
+         \x20   server tls {tls_addr} check inter 100ms rise 1 fall 1\n\
+         \x20   server plain {plain_addr} check inter 100ms rise 1 fall 1\n"
     );
     let rt = Runtime::start(parse(&text), None).await.unwrap();
     let be = rt.backend("app").unwrap().clone();
@@ -483,6 +486,10 @@ async fn check_ssl_checks_go_through_tls() {
         be.server("tls").unwrap().op_state().is_up(),
         "the TLS server passes"
     );
+    // `option ssl-hello-chk` checks every server of its backend through TLS.
+    let hello = rt.backend("hello").unwrap().clone();
+    assert!(eventually(|| !hello.server("plain").unwrap().op_state().is_up()).await);
+    assert!(hello.server("tls").unwrap().op_state().is_up());
     tls_task.abort();
     plain_task.abort();
     rt.stop(Duration::from_secs(1)).await;

@@ -40,6 +40,7 @@
 
 pub mod backend;
 pub mod balance;
+pub mod codec;
 pub mod error;
 pub mod matcher;
 pub mod retry;

@@ -315,7 +315,7 @@ fn parse_keys(text: &str, origin: &str) -> Result<Vec<Arc<TicketKey>>, TlsError>
             line: i + 1,
             reason,
         };
-        let raw = base64_decode(line).ok_or_else(|| err("not base64"))?;
+        let raw = lb_core::codec::base64_decode(line).ok_or_else(|| err("not base64"))?;
         keys.push(Arc::new(TicketKey::from_raw(&raw).map_err(err)?));
     }
     if keys.is_empty() {
@@ -328,48 +328,9 @@ fn parse_keys(text: &str, origin: &str) -> Result<Vec<Arc<TicketKey>>, TlsError>
     Ok(keys)
 }
 
-/// Decodes standard base64 (padding optional).
-fn base64_decode(s: &str) -> Option<Vec<u8>> {
-    fn value(c: u8) -> Option<u32> {
-        Some(match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            _ => return None,
-        } as u32)
-    }
-    let s = s.trim_end_matches('=').as_bytes();
-    if s.len() % 4 == 1 {
-        return None;
-    }
-    let mut out = Vec::with_capacity(s.len() * 3 / 4);
-    for chunk in s.chunks(4) {
-        let mut acc = 0u32;
-        for (i, &c) in chunk.iter().enumerate() {
-            acc |= value(c)? << (18 - 6 * i);
-        }
-        let bytes = acc.to_be_bytes();
-        out.extend_from_slice(&bytes[1..chunk.len()]);
-    }
-    Some(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn base64() {
-        assert_eq!(base64_decode("aGVsbG8=").unwrap(), b"hello");
-        assert_eq!(base64_decode("aGVsbG8").unwrap(), b"hello");
-        assert_eq!(base64_decode("aGVsbA==").unwrap(), b"hell");
-        assert_eq!(base64_decode("aGVs").unwrap(), b"hel");
-        assert_eq!(base64_decode("").unwrap(), b"");
-        assert!(base64_decode("a").is_none());
-        assert!(base64_decode("aG!s").is_none());
-    }
 
     fn b64(raw: &[u8]) -> String {
         const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";

@@ -197,18 +197,26 @@ impl std::io::Write for Captured {
     }
 }
 
+/// The process-wide log capture. A global subscriber (not a scoped one) so that callsite
+/// interest, cached process-wide, cannot be decided by another test thread running
+/// without a subscriber at the same moment.
+fn captured() -> &'static Captured {
+    static CAPTURED: std::sync::OnceLock<Captured> = std::sync::OnceLock::new();
+    CAPTURED.get_or_init(|| {
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .finish();
+        tracing::subscriber::set_global_default(subscriber).expect("only this test sets one");
+        captured
+    })
+}
+
 #[tokio::test(flavor = "current_thread")]
 async fn failed_handshake_log_line() {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
-    // Other tests in this binary may have cached "no interest" for the callsite while no
-    // subscriber was set; recompute it for this thread's subscriber.
-    tracing::callsite::rebuild_interest_cache();
+    let captured = captured();
 
     let ca = Ca::new("CA");
     let acceptor = TlsAcceptor::builder(store(&ca))
@@ -227,6 +235,6 @@ async fn failed_handshake_log_line() {
     )
     .await;
     assert!(c.is_err() && s.is_err());
-    let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let log = String::from_utf8_lossy(&captured.0.lock().unwrap()).into_owned();
     assert!(log.contains("INFO conn{peer=\"192.0.2.7:51000\"}: lb_tls::handshake: TLS handshake failed sni=\"www.test\" error=TLS handshake failed: peer doesn't support any known protocol"), "{log}");
 }

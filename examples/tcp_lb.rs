@@ -1,10 +1,9 @@
-//! A TCP load balancer in a few lines: leastconn over the servers given on the command
+//! A TCP load balancer in a few lines: round robin over the servers given on the command
 //! line, half-close and timeouts handled by lb-tcp.
 //!
 //! ```text
 //! cargo run --release --example tcp_lb -- 127.0.0.1:8081 127.0.0.1:9001 127.0.0.1:9002
 //! ```
-//! `LB_THREADS` sets the worker threads (default 1).
 
 use lb::core::{Algorithm, Backend, BalanceConfig, ServerConfig};
 use lb::tcp::connect::TcpConnect;
@@ -30,30 +29,14 @@ async fn run(listen: String, servers: Vec<String>) -> Result<(), Box<dyn std::er
     Ok(())
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// One thread, as HAProxy's `nbthread 1`, which the benchmarks compare with.
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let listen = args.next().unwrap_or_else(|| "127.0.0.1:8081".into());
     let mut servers: Vec<String> = args.collect();
     if servers.is_empty() {
-        servers = vec![
-            "127.0.0.1:9001".into(),
-            "127.0.0.1:9002".into(),
-            "127.0.0.1:9003".into(),
-        ];
+        servers = (9001..=9003).map(|p| format!("127.0.0.1:{p}")).collect();
     }
-    let threads: usize = std::env::var("LB_THREADS")
-        .ok()
-        .and_then(|t| t.parse().ok())
-        .unwrap_or(1);
-    let rt = if threads <= 1 {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?
-    } else {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(threads)
-            .enable_all()
-            .build()?
-    };
-    rt.block_on(run(listen, servers))
+    run(listen, servers).await
 }

@@ -15,6 +15,7 @@ use hyper::body::Incoming;
 use pin_project_lite::pin_project;
 use std::sync::Arc;
 
+use crate::client::h1::H1Body;
 use crate::server::ConnState;
 
 use lb_core::BoxError;
@@ -46,6 +47,7 @@ pin_project! {
         Empty,
         Full { data: Option<Bytes> },
         Incoming { #[pin] body: Incoming },
+        H1 { body: H1Body },
         Boxed { #[pin] body: http_body_util::combinators::UnsyncBoxBody<Bytes, BoxError> },
     }
 }
@@ -81,6 +83,7 @@ fn kind_is_end(kind: &Pin<&mut Kind>) -> bool {
         Kind::Empty => true,
         Kind::Full { data } => data.is_none(),
         Kind::Incoming { body } => body.is_end_stream(),
+        Kind::H1 { body } => body.is_end_stream(),
         Kind::Boxed { body } => body.is_end_stream(),
     }
 }
@@ -91,6 +94,7 @@ impl fmt::Debug for ProxyBody {
             Kind::Empty => "empty",
             Kind::Full { .. } => "full",
             Kind::Incoming { .. } => "incoming",
+            Kind::H1 { .. } => "h1",
             Kind::Boxed { .. } => "boxed",
         };
         f.debug_struct("ProxyBody")
@@ -133,6 +137,11 @@ impl ProxyBody {
     /// Streams a hyper body.
     pub fn incoming(body: Incoming) -> Self {
         ProxyBody::with(Kind::Incoming { body })
+    }
+
+    /// Streams a response body from a pooled HTTP/1 server connection.
+    pub(crate) fn h1(body: H1Body) -> Self {
+        ProxyBody::with(Kind::H1 { body })
     }
 
     /// Streams any body.
@@ -187,6 +196,7 @@ impl Body for ProxyBody {
             KindProj::Incoming { body } => {
                 ready!(body.poll_frame(cx)).map(|r| r.map_err(Into::into))
             }
+            KindProj::H1 { body } => ready!(Pin::new(body).poll_frame(cx)),
             KindProj::Boxed { body } => ready!(body.poll_frame(cx)),
         };
         match &r {
@@ -220,6 +230,7 @@ impl Body for ProxyBody {
             Kind::Empty => true,
             Kind::Full { data } => data.is_none(),
             Kind::Incoming { body } => body.is_end_stream(),
+            Kind::H1 { body } => body.is_end_stream(),
             Kind::Boxed { body } => body.is_end_stream(),
         }
     }
@@ -231,6 +242,7 @@ impl Body for ProxyBody {
                 SizeHint::with_exact(data.as_ref().map_or(0, |d| d.len() as u64))
             }
             Kind::Incoming { body } => body.size_hint(),
+            Kind::H1 { body } => body.size_hint(),
             Kind::Boxed { body } => body.size_hint(),
         }
     }

@@ -1,11 +1,13 @@
 //! Connections to servers: per-server pools of HTTP/1.1 connections and a shared HTTP/2
 //! connection, with HAProxy's `http-reuse` modes.
 //!
-//! A connection goes back to the idle pool only after its response body ended cleanly
-//! (see [`ProxyBody`]); one left in an unknown state (body dropped
-//! early, error) is closed. Idle connections are taken newest first, checked with
-//! `ready()` (a connection the server closed fails it and is discarded), and dropped after
-//! the idle timeout.
+//! HTTP/1.1 goes through a hand-written client (no task or channel per connection: the
+//! request future and then the response body own the connection). A connection goes back
+//! to the idle pool only after both the request and the response ended cleanly and the
+//! server allows keep-alive; one left in an unknown state (body dropped early, error,
+//! leftover bytes) is closed. Idle connections are taken newest first, checked without
+//! waiting (a connection the server closed is discarded), and dropped after the idle
+//! timeout. HTTP/2 (prior knowledge) uses hyper's client, one shared connection per server.
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -17,16 +19,21 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use http::{Request, Response};
-use hyper::body::Incoming;
-use hyper::client::conn::{http1, http2};
+use hyper::client::conn::http2;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::Instant;
 use tower::{Service, ServiceExt};
 
-use lb_core::{Address, Server};
+use lb_core::{Address, BoxError, Server};
 
 use crate::body::ProxyBody;
+
+pub(crate) mod h1;
+
+pub use h1::decode::ProtoError;
+pub use h1::BodyError;
+use h1::{BoxIo, H1Conn};
 
 /// HAProxy's `http-reuse` modes: when may a request use an idle server connection that
 /// another client connection opened?
@@ -98,7 +105,7 @@ pub enum SendError {
         /// Why.
         source: io::Error,
     },
-    /// The HTTP handshake with the server failed.
+    /// The HTTP/2 handshake with the server failed.
     #[error("handshake with {server} failed: {source}")]
     Handshake {
         /// The server.
@@ -109,16 +116,19 @@ pub enum SendError {
     /// Too many connections to the server (`pool-max-conn`).
     #[error("server {0} is at pool-max-conn")]
     PoolFull(String),
-    /// The request failed on the connection. `request` is given back when hyper could tell
-    /// that nothing was sent (an idle connection closed under us), so it may be retried.
+    /// The request failed on the connection before a complete response head arrived.
+    /// `request` is given back when its body was never read and the server sent no byte
+    /// of a response, so that it may be replayed.
     #[error("request to {server} failed: {source}")]
     Request {
         /// The server.
         server: String,
         /// Why.
-        source: hyper::Error,
-        /// The unsent request, when it can be replayed.
+        source: BoxError,
+        /// The request, when it can be replayed.
         request: Option<Box<Request<ProxyBody>>>,
+        /// Whether any byte of the request was written to the connection.
+        sent: bool,
         /// Whether the connection came from the idle pool.
         reused: bool,
     },
@@ -132,9 +142,68 @@ pub struct ReuseHint {
 }
 
 struct Idle {
-    conn: http1::SendRequest<ProxyBody>,
+    conn: H1Conn,
     since: Instant,
-    reused: bool,
+}
+
+/// The idle HTTP/1 connections of one server. Response bodies hold it to return their
+/// connection after a clean end.
+pub(crate) struct IdlePool {
+    cfg: Arc<PoolConfig>,
+    idle: Mutex<VecDeque<Idle>>,
+}
+
+impl IdlePool {
+    fn lock(&self) -> MutexGuard<'_, VecDeque<Idle>> {
+        self.idle.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Keeps `conn` for later requests (unless the reuse mode is `never`), dropping the
+    /// oldest idle one past `max_idle`.
+    pub(crate) fn put_back(&self, conn: H1Conn) {
+        if self.cfg.reuse == ReuseMode::Never || self.cfg.max_idle == 0 {
+            return;
+        }
+        let since = Instant::now();
+        let mut idle = self.lock();
+        if idle.len() >= self.cfg.max_idle {
+            idle.pop_front();
+        }
+        idle.push_back(Idle { conn, since });
+    }
+
+    /// Takes an idle connection the policy allows, newest first.
+    fn take(&self, hint: ReuseHint) -> Option<H1Conn> {
+        let allow_any = match self.cfg.reuse {
+            ReuseMode::Never => return None,
+            ReuseMode::Always => true,
+            ReuseMode::Safe | ReuseMode::Aggressive => !hint.first,
+        };
+        let mut idle = self.lock();
+        if idle.is_empty() {
+            return None;
+        }
+        let now = Instant::now();
+        // Expired ones are at the front (oldest first).
+        while idle
+            .front()
+            .is_some_and(|i| now.duration_since(i.since) >= self.cfg.idle_timeout)
+        {
+            idle.pop_front();
+        }
+        if allow_any {
+            return idle.pop_back().map(|i| i.conn);
+        }
+        if self.cfg.reuse == ReuseMode::Aggressive {
+            let pos = idle.iter().rposition(|i| i.conn.proven())?;
+            return idle.remove(pos).map(|i| i.conn);
+        }
+        None
+    }
+
+    fn len(&self) -> usize {
+        self.lock().len()
+    }
 }
 
 /// The connections of one server.
@@ -142,7 +211,7 @@ pub struct ServerPool<C> {
     server: Arc<Server>,
     connect: C,
     cfg: Arc<PoolConfig>,
-    idle: Mutex<VecDeque<Idle>>,
+    idle: Arc<IdlePool>,
     h2: tokio::sync::Mutex<Option<http2::SendRequest<ProxyBody>>>,
     open: Arc<AtomicUsize>,
     counters: std::sync::OnceLock<Option<Arc<crate::stats::ServerHttpCounters>>>,
@@ -152,32 +221,13 @@ impl<C> fmt::Debug for ServerPool<C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ServerPool")
             .field("server", &self.server.name())
-            .field("idle", &self.lock_idle().len())
+            .field("idle", &self.idle.len())
             .field("open", &self.open.load(Ordering::Relaxed))
             .finish()
     }
 }
 
 impl<C> ServerPool<C> {
-    fn lock_idle(&self) -> MutexGuard<'_, VecDeque<Idle>> {
-        self.idle.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    fn put_back(&self, conn: http1::SendRequest<ProxyBody>, reused: bool) {
-        if self.cfg.reuse == ReuseMode::Never || conn.is_closed() {
-            return;
-        }
-        let mut idle = self.lock_idle();
-        if idle.len() >= self.cfg.max_idle {
-            idle.pop_front();
-        }
-        idle.push_back(Idle {
-            conn,
-            since: Instant::now(),
-            reused,
-        });
-    }
-
     /// The server's HTTP statistics, looked up once with `lookup` and kept with the pool
     /// (the request path then pays one atomic load instead of a registry lookup).
     pub fn counters(
@@ -189,7 +239,7 @@ impl<C> ServerPool<C> {
 
     /// Idle HTTP/1 connections now.
     pub fn idle_count(&self) -> usize {
-        self.lock_idle().len()
+        self.idle.len()
     }
 
     /// Open connections now.
@@ -198,8 +248,8 @@ impl<C> ServerPool<C> {
     }
 }
 
-/// Counts open connections; decremented when the connection task ends.
-struct OpenGuard(Arc<AtomicUsize>);
+/// Counts an open connection; decremented when the connection is dropped.
+pub(crate) struct OpenGuard(Arc<AtomicUsize>);
 
 impl Drop for OpenGuard {
     fn drop(&mut self) {
@@ -218,38 +268,15 @@ where
         ServerPool {
             server,
             connect,
+            idle: Arc::new(IdlePool {
+                cfg: cfg.clone(),
+                idle: Mutex::new(VecDeque::new()),
+            }),
             cfg,
-            idle: Mutex::new(VecDeque::new()),
             h2: tokio::sync::Mutex::new(None),
             open: Arc::new(AtomicUsize::new(0)),
             counters: std::sync::OnceLock::new(),
         }
-    }
-
-    /// Takes an idle connection the policy allows, newest first.
-    fn take_idle(&self, hint: ReuseHint) -> Option<(http1::SendRequest<ProxyBody>, bool)> {
-        let allow_any = match self.cfg.reuse {
-            ReuseMode::Never => return None,
-            ReuseMode::Always => true,
-            ReuseMode::Safe => !hint.first,
-            ReuseMode::Aggressive => !hint.first,
-        };
-        let now = Instant::now();
-        let mut idle = self.lock_idle();
-        // Expired ones are at the front (oldest first).
-        while idle.front().is_some_and(|i| {
-            now.duration_since(i.since) >= self.cfg.idle_timeout || i.conn.is_closed()
-        }) {
-            idle.pop_front();
-        }
-        if allow_any {
-            return idle.pop_back().map(|i| (i.conn, true));
-        }
-        if self.cfg.reuse == ReuseMode::Aggressive {
-            let pos = idle.iter().rposition(|i| i.reused)?;
-            return idle.remove(pos).map(|i| (i.conn, true));
-        }
-        None
     }
 
     async fn connect_io(&self) -> Result<(IO, OpenGuard), SendError> {
@@ -284,35 +311,20 @@ where
         if self.cfg.proto == ServerProto::Http2 {
             return self.checkout_h2().await;
         }
-        while let Some((mut conn, reused)) = self.take_idle(hint) {
+        while let Some(mut conn) = self.idle.take(hint) {
             // A connection the server closed while idle fails here: skip it.
-            if conn.ready().await.is_ok() {
+            if conn.is_usable() {
                 return Ok(Conn {
                     pool: self.clone(),
                     kind: ConnKind::H1(conn),
-                    reused,
+                    reused: true,
                 });
             }
         }
         let (io, guard) = self.connect_io().await?;
-        let (conn, task) = http1::Builder::new()
-            .writev(true)
-            .max_buf_size(64 * 1024)
-            .handshake(TokioIo::new(io))
-            .await
-            .map_err(|source| SendError::Handshake {
-                server: self.server.name().to_owned(),
-                source,
-            })?;
-        tokio::spawn(async move {
-            let _guard = guard;
-            if let Err(e) = task.with_upgrades().await {
-                tracing::debug!(error = %e, "server connection ended with an error");
-            }
-        });
         Ok(Conn {
             pool: self.clone(),
-            kind: ConnKind::H1(conn),
+            kind: ConnKind::H1(H1Conn::new(Box::new(io), guard)),
             reused: false,
         })
     }
@@ -352,12 +364,13 @@ where
 }
 
 enum ConnKind {
-    H1(http1::SendRequest<ProxyBody>),
+    H1(H1Conn),
     H2(http2::SendRequest<ProxyBody>),
 }
 
-/// A server connection checked out for one request. After a clean end of the response
-/// body, [`Conn::release`] returns it to the pool; dropping it closes it (HTTP/1).
+/// A server connection checked out for one request. [`Conn::send`] consumes it: an
+/// HTTP/1 connection travels with the response body and returns to the pool after a clean
+/// end of the exchange; dropping it closes it.
 pub struct Conn<C> {
     pool: Arc<ServerPool<C>>,
     kind: ConnKind,
@@ -378,40 +391,119 @@ impl<C> fmt::Debug for Conn<C> {
     }
 }
 
+/// How to send a request.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SendOptions {
+    /// The request asks to switch protocols (Upgrade, CONNECT): on a 101 (or a 2xx to
+    /// CONNECT) the connection is handed over in [`Sent::upgrade`].
+    pub upgrade: bool,
+    /// `timeout server` while the response body streams: inactivity longer than this ends
+    /// the body with an error (HTTP/1 servers).
+    pub body_timeout: Option<Duration>,
+}
+
+/// A response, with the connection when the server switched protocols.
+#[derive(Debug)]
+pub struct Sent {
+    /// The response; its body streams from the server.
+    pub response: Response<ProxyBody>,
+    /// The switched connection, for a tunnel.
+    pub upgrade: Option<ServerUpgrade>,
+}
+
+/// A server connection after a protocol switch.
+pub struct ServerUpgrade(UpgradeKind);
+
+enum UpgradeKind {
+    H1(BoxIo),
+    Hyper(hyper::upgrade::OnUpgrade),
+}
+
+impl fmt::Debug for ServerUpgrade {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ServerUpgrade")
+    }
+}
+
+/// The byte stream of a switched connection.
+pub type UpgradedIo = Pin<Box<dyn AsyncReadWrite>>;
+
+/// `AsyncRead + AsyncWrite + Send`, for [`UpgradedIo`].
+pub trait AsyncReadWrite: AsyncRead + AsyncWrite + Send {}
+
+impl<T: AsyncRead + AsyncWrite + Send> AsyncReadWrite for T {}
+
+impl ServerUpgrade {
+    /// Waits for the switched connection.
+    ///
+    /// # Errors
+    /// When the server connection failed during the switch (HTTP/2).
+    pub async fn into_io(self) -> Result<UpgradedIo, BoxError> {
+        Ok(match self.0 {
+            UpgradeKind::H1(io) => Box::pin(io),
+            UpgradeKind::Hyper(on) => Box::pin(TokioIo::new(on.await?)),
+        })
+    }
+}
+
 impl<C> Conn<C> {
     /// Whether the connection came from the idle pool (or is a shared h2 connection).
     pub fn is_reused(&self) -> bool {
         self.reused
     }
 
-    /// Sends the request.
+    /// Sends the request and waits for the response head.
     ///
     /// # Errors
-    /// [`SendError::Request`], with the request given back when nothing was sent.
-    pub async fn send(&mut self, req: Request<ProxyBody>) -> Result<Response<Incoming>, SendError> {
-        let r = match &mut self.kind {
-            ConnKind::H1(c) => c.try_send_request(req).await,
-            ConnKind::H2(c) => {
-                let mut c = c.clone();
-                if c.ready().await.is_err() {
-                    // Fall through to try_send_request, which reports the closed
-                    // connection with the request given back.
+    /// [`SendError::Request`], with the request given back when it can be replayed.
+    pub async fn send(self, req: Request<ProxyBody>, opts: SendOptions) -> Result<Sent, SendError> {
+        let server = || self.pool.server.name().to_owned();
+        match self.kind {
+            ConnKind::H1(conn) => {
+                let h1_opts = h1::SendOptions {
+                    upgrade: opts.upgrade,
+                    read_timeout: opts.body_timeout,
+                };
+                match conn.send(req, h1_opts, self.pool.idle.clone()).await {
+                    Ok(r) => Ok(Sent {
+                        response: r.response,
+                        upgrade: r.upgrade.map(|io| ServerUpgrade(UpgradeKind::H1(io))),
+                    }),
+                    Err(e) => Err(SendError::Request {
+                        server: server(),
+                        source: e.source,
+                        request: e.request.map(Box::new),
+                        sent: e.sent,
+                        reused: self.reused,
+                    }),
                 }
-                c.try_send_request(req).await
             }
-        };
-        r.map_err(|mut e| SendError::Request {
-            server: self.pool.server.name().to_owned(),
-            request: e.take_message().map(Box::new),
-            source: e.into_error(),
-            reused: self.reused,
-        })
-    }
-
-    /// Returns the connection to the idle pool (after a clean end of the response).
-    pub fn release(self) {
-        if let ConnKind::H1(c) = self.kind {
-            self.pool.put_back(c, self.reused);
+            ConnKind::H2(mut c) => {
+                // A closed connection fails in try_send_request, which gives the request
+                // back.
+                let _ = c.ready().await;
+                match c.try_send_request(req).await {
+                    Ok(mut resp) => {
+                        let upgrade = opts.upgrade.then(|| {
+                            ServerUpgrade(UpgradeKind::Hyper(hyper::upgrade::on(&mut resp)))
+                        });
+                        Ok(Sent {
+                            response: resp.map(ProxyBody::incoming),
+                            upgrade,
+                        })
+                    }
+                    Err(mut e) => {
+                        let request = e.take_message().map(Box::new);
+                        Err(SendError::Request {
+                            server: server(),
+                            sent: request.is_none(),
+                            request,
+                            source: e.into_error().into(),
+                            reused: self.reused,
+                        })
+                    }
+                }
+            }
         }
     }
 }

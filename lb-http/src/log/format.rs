@@ -154,6 +154,9 @@ enum Item {
     Separator,
     /// An alias with its options.
     Field(Field, Opts),
+    /// `%[expr]`: the sample expression of index `.0` in [`LogFormat::samples`], rendered by
+    /// the caller of [`LogFormat::render_with`].
+    Sample(usize, Opts),
 }
 
 /// A parsed HAProxy `log-format` string, ready to render [`LogRecord`]s.
@@ -191,6 +194,9 @@ enum Item {
 pub struct LogFormat {
     items: Vec<Item>,
     hostname: Option<Arc<str>>,
+    /// The `%[...]` expressions, in order of appearance (only [`LogFormat::parse_value`]
+    /// accepts them).
+    samples: Vec<Box<str>>,
 }
 
 impl LogFormat {
@@ -200,6 +206,42 @@ impl LogFormat {
     /// A [`LogFormatError`] naming the problem and its column (1-based, in characters).
     pub fn parse(format: &str) -> Result<Self, LogFormatError> {
         Parser::new(format).run()
+    }
+
+    /// Parses a format that builds a value, such as the header value of `http-request
+    /// set-header`: as [`parse`](Self::parse), plus sample expressions `%[expr]` (the text
+    /// between the brackets is kept as written, see [`samples`](Self::samples)), spaces
+    /// are kept as written, and an empty field writes nothing (`-M` by default), as
+    /// HAProxy does for these formats.
+    ///
+    /// # Examples
+    /// ```
+    /// use std::time::UNIX_EPOCH;
+    /// use lb_http::log::{LogFormat, LogRecord};
+    ///
+    /// let format = LogFormat::parse_value("dn=%[ssl_c_s_dn]  ip=%ci")?;
+    /// assert!(format.samples().eq(["ssl_c_s_dn"]));
+    /// let record = LogRecord::new("192.0.2.1:5000".parse()?, UNIX_EPOCH, "fe");
+    /// let mut value = String::new();
+    /// format.render_with(&record, &mut |_, out| out.push_str("/CN=alice"), &mut value);
+    /// assert_eq!(value, "dn=/CN=alice  ip=192.0.2.1");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// A [`LogFormatError`] naming the problem and its column; an unterminated `%[` is
+    /// [`LogFormatError::Truncated`].
+    pub fn parse_value(format: &str) -> Result<Self, LogFormatError> {
+        let mut p = Parser::new(format);
+        p.value = true;
+        p.defaults.mandatory = false;
+        p.run()
+    }
+
+    /// The sample expressions (`%[expr]`, brackets removed) in order of appearance; the
+    /// index of one is what [`render_with`](Self::render_with) passes to its callback.
+    pub fn samples(&self) -> impl ExactSizeIterator<Item = &str> + '_ {
+        self.samples.iter().map(|s| &**s)
     }
 
     /// HAProxy's `option httplog` format ([`HTTPLOG_FORMAT`]).
@@ -218,8 +260,22 @@ impl LogFormat {
         self
     }
 
-    /// Appends the line for `record` to `out` (no newline).
+    /// Appends the line for `record` to `out` (no newline). Sample expressions, if any,
+    /// render as empty fields.
     pub fn render(&self, record: &LogRecord, out: &mut String) {
+        self.render_with(record, &mut |_, _| {}, out);
+    }
+
+    /// As [`render`](Self::render), with `sample(index, out)` appending the value of the
+    /// sample expression `samples()[index]` (nothing when the sample does not exist). The
+    /// field's flags (quoting, escaping, `-` for empty) apply to what it appends.
+    pub fn render_with(
+        &self,
+        record: &LogRecord,
+        sample: &mut dyn FnMut(usize, &mut String),
+        out: &mut String,
+    ) {
+        let mut scratch = String::new();
         let mut w = Writer {
             out,
             last_is_space: true,
@@ -237,6 +293,12 @@ impl LogFormat {
                     }
                 }
                 Item::Field(field, opts) => self.field(&mut w, record, *field, *opts),
+                Item::Sample(index, opts) => {
+                    scratch.clear();
+                    sample(*index, &mut scratch);
+                    w.text(Some(&scratch), *opts);
+                    w.last_is_space = false;
+                }
             }
         }
     }
@@ -619,6 +681,12 @@ pub enum LogFormatError {
         /// Column of the `%`.
         column: usize,
     },
+    /// `%[]`: a sample expression with nothing in it.
+    #[error("empty sample expression `%[]` at column {column}")]
+    EmptySample {
+        /// Column of the `%`.
+        column: usize,
+    },
     /// `%(name)`: named fields are not implemented.
     #[error("named fields `%(name)` not supported (column {column})")]
     NamedField {
@@ -668,6 +736,7 @@ impl LogFormatError {
     pub fn column(&self) -> usize {
         match self {
             Self::SampleExpression { column }
+            | Self::EmptySample { column }
             | Self::NamedField { column }
             | Self::UnknownAlias { column, .. }
             | Self::UnknownFlag { column, .. }
@@ -683,6 +752,9 @@ struct Parser<'a> {
     items: Vec<Item>,
     text: String,
     defaults: Opts,
+    /// A value format ([`LogFormat::parse_value`]): samples allowed, spaces literal.
+    value: bool,
+    samples: Vec<Box<str>>,
 }
 
 impl<'a> Parser<'a> {
@@ -692,6 +764,8 @@ impl<'a> Parser<'a> {
             items: Vec::new(),
             text: String::new(),
             defaults: Opts::DEFAULT,
+            value: false,
+            samples: Vec::new(),
         }
     }
 
@@ -716,6 +790,10 @@ impl<'a> Parser<'a> {
         while i < bytes.len() {
             match bytes[i] {
                 b'%' => i = self.directive(i)?,
+                b' ' if self.value => {
+                    self.text.push(' ');
+                    i += 1;
+                }
                 b' ' => {
                     self.flush_text();
                     if self.items.last() != Some(&Item::Separator) {
@@ -739,6 +817,7 @@ impl<'a> Parser<'a> {
         Ok(LogFormat {
             items: self.items,
             hostname: None,
+            samples: self.samples,
         })
     }
 
@@ -755,6 +834,7 @@ impl<'a> Parser<'a> {
                 self.text.push('%');
                 return Ok(i + 1);
             }
+            Some(b'[') if self.value => return self.sample(i, column, opts),
             Some(b'[') => return Err(LogFormatError::SampleExpression { column }),
             Some(b'(') => return Err(LogFormatError::NamedField { column }),
             Some(b'{') => {
@@ -771,6 +851,7 @@ impl<'a> Parser<'a> {
         match bytes.get(i) {
             None if had_flags => return Err(LogFormatError::MissingAlias { column }),
             None => return Err(LogFormatError::Truncated { column }),
+            Some(b'[') if self.value => return self.sample(i, column, opts),
             Some(b'[') => return Err(LogFormatError::SampleExpression { column }),
             Some(b) if b.is_ascii_alphabetic() || (had_flags && b.is_ascii_digit()) => {}
             Some(_) if had_flags => return Err(LogFormatError::MissingAlias { column }),
@@ -800,6 +881,23 @@ impl<'a> Parser<'a> {
         self.flush_text();
         self.items.push(Item::Field(field, opts));
         Ok(i + name_len)
+    }
+
+    /// Parses `[expr]` at `open` (the `[`); returns the offset after the `]`.
+    fn sample(&mut self, open: usize, column: usize, opts: Opts) -> Result<usize, LogFormatError> {
+        let bytes = self.src.as_bytes();
+        let close = bytes[open..]
+            .iter()
+            .position(|&b| b == b']')
+            .ok_or(LogFormatError::Truncated { column })?;
+        let expr = self.src[open + 1..open + close].trim();
+        if expr.is_empty() {
+            return Err(LogFormatError::EmptySample { column });
+        }
+        self.flush_text();
+        self.items.push(Item::Sample(self.samples.len(), opts));
+        self.samples.push(expr.into());
+        Ok(open + close + 1)
     }
 
     /// Applies the comma-separated flags in `src[from..to]`.
@@ -1216,7 +1314,51 @@ mod tests {
         #[test]
         fn parse_never_panics_on_format_like(s in "[%{}\\[\\]()+\\-QXEMa-zA-Z ,é]{0,24}") {
             let _ = LogFormat::parse(&s);
+            if let Err(e) = LogFormat::parse_value(&s) {
+                prop_assert!(e.column() >= 1);
+                prop_assert!(e.column() <= s.chars().count() + 1);
+            }
         }
+    }
+
+    #[test]
+    fn value_formats_take_samples_and_keep_spaces() {
+        let r = record();
+        let f = LogFormat::parse_value("a  %[ssl_fc]|%{+Q}[ hdr(host) ]|%[x]|%CC|100%%").unwrap();
+        assert_eq!(
+            f.samples().collect::<Vec<_>>(),
+            ["ssl_fc", "hdr(host)", "x"]
+        );
+        let mut out = String::new();
+        f.render_with(
+            &r,
+            &mut |i, out| match i {
+                0 => out.push_str("1"),
+                1 => out.push_str("h\\"),
+                _ => {}
+            },
+            &mut out,
+        );
+        // Empty fields write nothing in value formats.
+        assert_eq!(out, "a  1|\"h\\\"|||100%");
+        // A plain render has no sample source: the fields are empty.
+        let mut plain = String::new();
+        f.render(&r, &mut plain);
+        assert_eq!(plain, "a  |\"\"|||100%");
+        let cases: &[(&str, LogFormatError)] = &[
+            ("%[src", LogFormatError::Truncated { column: 1 }),
+            ("x %[ ]", LogFormatError::EmptySample { column: 3 }),
+            ("%{+Q}[", LogFormatError::Truncated { column: 1 }),
+        ];
+        for (format, want) in cases {
+            assert_eq!(
+                LogFormat::parse_value(format).as_ref(),
+                Err(want),
+                "{format}"
+            );
+        }
+        // Log formats still refuse samples (nothing renders them there yet).
+        assert!(LogFormat::parse("%[src]").is_err());
     }
 
     #[test]

@@ -28,7 +28,7 @@ use tower::Service;
 use lb_core::{Address, Backend, QueueFull, QueueTimeout, RequestKey};
 
 use crate::body::{BodyEnd, ProxyBody};
-use crate::client::{Pools, ReuseHint, SendError, ServerProto};
+use crate::client::{Pools, ReuseHint, SendError, SendOptions, Sent, ServerProto};
 use crate::errors::ErrorPages;
 use crate::headers::{self, ForwardedOptions, Scheme};
 use crate::log::{LogRecord, ServerName, TerminationState};
@@ -229,6 +229,14 @@ struct Trace {
     format: Option<Arc<crate::log::LogFormat>>,
     /// The request's unique ID (`%ID`).
     unique_id: Option<String>,
+}
+
+/// Methods whose requests can be replayed without changing the outcome (RFC 9110 §9.2.2).
+fn is_idempotent(m: &Method) -> bool {
+    matches!(
+        *m,
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE | Method::PUT | Method::DELETE
+    )
 }
 
 fn ms(d: Duration) -> u64 {
@@ -446,7 +454,7 @@ where
             let mut attempt = 0u32;
             // Timers only matter for the log line: no clock reads otherwise.
             let connect_start = logging.then(Instant::now);
-            let (resp, conn, srv_counters) = loop {
+            let (sent, srv_counters) = loop {
                 trace.server = Some(guard.server().name_arc().clone());
                 let pool = pools.get(guard.server());
                 let srv_counters: Option<Arc<ServerHttpCounters>> = stats.as_ref().and_then(|st| {
@@ -456,7 +464,7 @@ where
                     })
                     .cloned()
                 });
-                let mut conn = match pool.checkout(hint).await {
+                let conn = match pool.checkout(hint).await {
                     Ok(conn) => conn,
                     Err(e) => {
                         // Connection failure: nothing was sent, the request is intact.
@@ -519,7 +527,11 @@ where
                         sc.request_at(start);
                     }
                 }
-                let sent = conn.send(request);
+                let opts = SendOptions {
+                    upgrade: client_upgrade.is_some(),
+                    body_timeout: cfg.timeout_server,
+                };
+                let sent = conn.send(request, opts);
                 let result = match cfg.timeout_server {
                     Some(t) => match tokio::time::timeout(t, sent).await {
                         Ok(r) => r,
@@ -543,11 +555,15 @@ where
                     None => sent.await,
                 };
                 match result {
-                    Ok(resp) => break (resp, conn, srv_counters),
+                    Ok(sent) => break (sent, srv_counters),
                     Err(SendError::Request {
-                        request: Some(r), ..
-                    }) => {
-                        // Nothing was sent (a pooled connection died): replay at once.
+                        request: Some(r),
+                        sent,
+                        reused,
+                        ..
+                    }) if !sent || (reused && is_idempotent(r.method())) => {
+                        // Nothing was sent, or a pooled connection was closed under an
+                        // idempotent request before any response byte: replay at once.
                         request = *r;
                     }
                     Err(e) => {
@@ -570,6 +586,10 @@ where
                 }
             };
             trace.response_ms = connect_start.map(|t| ms(t.elapsed()));
+            let Sent {
+                response: resp,
+                upgrade: server_upgrade,
+            } = sent;
             let status = resp.status();
             count_response(&stats, srv_counters.as_ref(), status.as_u16());
             observe(
@@ -579,14 +599,13 @@ where
             );
             let (mut rparts, rbody) = resp.into_parts();
 
-            if let Some(client_upgrade) = client_upgrade.filter(|_| {
-                status == StatusCode::SWITCHING_PROTOCOLS || (is_connect && status.is_success())
-            }) {
-                let mut server_resp = Response::from_parts(rparts, rbody);
-                let server_upgrade = hyper::upgrade::on(&mut server_resp);
-                let (rparts, _) = server_resp.into_parts();
-                // The upgraded connection leaves the pool for good.
-                drop(conn);
+            let switched =
+                status == StatusCode::SWITCHING_PROTOCOLS || (is_connect && status.is_success());
+            if let (Some(client_upgrade), Some(server_upgrade), true) =
+                (client_upgrade, server_upgrade, switched)
+            {
+                // The switched connection leaves the pool for good.
+                drop(rbody);
                 upgrade::spawn_tunnel(client_upgrade, server_upgrade, cfg.timeout_tunnel, guard);
                 emit(
                     logging,
@@ -600,10 +619,7 @@ where
 
             headers::strip_hop_by_hop(&mut rparts.headers);
             let log = logging;
-            let body = ProxyBody::incoming(rbody).on_complete(move |end: BodyEnd| {
-                if end.eos {
-                    conn.release();
-                }
+            let body = rbody.on_complete(move |end: BodyEnd| {
                 if let Some(st) = &stats {
                     st.backend.add_bytes_out(end.bytes);
                     if !end.eos {

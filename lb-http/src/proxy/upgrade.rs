@@ -7,18 +7,25 @@ use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
 
 use lb_core::InFlight;
+use lb_tcp::forward::{forward, ForwardConfig};
+
+use crate::client::ServerUpgrade;
 
 /// Spawns the tunnel; it holds the server slot until it ends. `timeout` is the tunnel
-/// inactivity timeout.
+/// inactivity timeout (`timeout tunnel`): the tunnel ends when neither side sends anything
+/// for that long.
 pub(super) fn spawn_tunnel(
     client: OnUpgrade,
-    server: OnUpgrade,
+    server: ServerUpgrade,
     timeout: Option<Duration>,
     guard: InFlight,
 ) {
     tokio::spawn(async move {
         let _guard = guard;
-        let (client, server) = match tokio::try_join!(client, server) {
+        let (client, mut server) = match tokio::try_join!(
+            async { client.await.map_err(lb_core::BoxError::from) },
+            server.into_io()
+        ) {
             Ok(pair) => pair,
             Err(e) => {
                 tracing::debug!(error = %e, "upgrade failed");
@@ -26,20 +33,13 @@ pub(super) fn spawn_tunnel(
             }
         };
         let mut client = TokioIo::new(client);
-        let mut server = TokioIo::new(server);
-        let copy = tokio::io::copy_bidirectional(&mut client, &mut server);
-        let r = match timeout {
-            Some(t) => tokio::time::timeout(t, copy).await.unwrap_or_else(|_| {
-                Err(std::io::Error::new(
-                    std::io::ErrorKind::TimedOut,
-                    "tunnel timeout",
-                ))
-            }),
-            None => copy.await,
-        };
-        match r {
-            Ok((up, down)) => tracing::debug!(up, down, "tunnel closed"),
-            Err(e) => tracing::debug!(error = %e, "tunnel ended"),
-        }
+        let cfg = ForwardConfig::new().timeout_tunnel(timeout);
+        let outcome = forward(&mut client, &mut server, &cfg, ()).await;
+        tracing::debug!(
+            up = outcome.client_to_server,
+            down = outcome.server_to_client,
+            termination = ?outcome.termination,
+            "tunnel closed"
+        );
     });
 }

@@ -1,6 +1,8 @@
 //! Reading HTTP/1.1 responses: the head (with `httparse`) and the body framing of RFC 9112
 //! §6 (no body, Content-Length, chunked with trailers, or until the server closes).
 
+use std::mem::MaybeUninit;
+
 use bytes::{Buf, Bytes, BytesMut};
 use http::header::{CONNECTION, CONTENT_LENGTH, TRANSFER_ENCODING};
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode, Version};
@@ -8,7 +10,7 @@ use http::{HeaderMap, HeaderName, HeaderValue, StatusCode, Version};
 /// Most header fields accepted in a response head (HAProxy's `tune.http.maxhdr` is 101).
 pub(crate) const MAX_HEADERS: usize = 101;
 /// Largest response head accepted (HAProxy answers 502 past `tune.bufsize`).
-pub(crate) const MAX_HEAD: usize = 64 * 1024;
+pub(crate) const MAX_HEAD: usize = u16::MAX as usize;
 /// Longest chunk-size line (size, extensions, CRLF) accepted.
 const MAX_CHUNK_LINE: usize = 4096;
 /// Largest trailer section accepted.
@@ -109,9 +111,15 @@ fn parse_decimal(s: &[u8]) -> Option<u64> {
 /// Parses a response head from the front of `buf`. `Ok(None)`: more bytes are needed.
 /// On success the head's bytes are split off `buf` (header values share them, no copy).
 pub(crate) fn parse_head(buf: &mut BytesMut) -> Result<Option<Head>, ProtoError> {
-    let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
-    let mut resp = httparse::Response::new(&mut slots);
-    let len = match resp.parse(buf) {
+    if buf.is_empty() {
+        return Ok(None);
+    }
+    // Uninitialized slots: zeroing 101 of them would cost more than the parse itself.
+    let mut slots = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
+    let mut resp = httparse::Response::new(&mut []);
+    let len = match httparse::ParserConfig::default()
+        .parse_response_with_uninit_headers(&mut resp, buf, &mut slots)
+    {
         Ok(httparse::Status::Complete(len)) => len,
         Ok(httparse::Status::Partial) => {
             return if buf.len() >= MAX_HEAD {
@@ -123,6 +131,9 @@ pub(crate) fn parse_head(buf: &mut BytesMut) -> Result<Option<Head>, ProtoError>
         Err(httparse::Error::TooManyHeaders) => return Err(ProtoError::Head("too many headers")),
         Err(e) => return Err(ProtoError::Head(error_name(e))),
     };
+    if len > MAX_HEAD {
+        return Err(ProtoError::HeadTooLarge);
+    }
     let status = resp
         .code
         .and_then(|c| StatusCode::from_u16(c).ok())
@@ -131,18 +142,20 @@ pub(crate) fn parse_head(buf: &mut BytesMut) -> Result<Option<Head>, ProtoError>
         Some(0) => Version::HTTP_10,
         _ => Version::HTTP_11,
     };
-    // Offsets of every name and value, so the values can share the head's bytes.
+    // Offsets of every name and value (the head is at most 64 KiB), so that the values
+    // can share the head's bytes once it is split off the buffer.
     let base = buf.as_ptr() as usize;
-    let mut spans = [(0usize, 0usize, 0usize, 0usize); MAX_HEADERS];
+    let mut spans = [[0u16; 4]; MAX_HEADERS];
     let count = resp.headers.len();
     for (span, h) in spans.iter_mut().zip(resp.headers.iter()) {
         let n = h.name.as_ptr() as usize - base;
         let v = h.value.as_ptr() as usize - base;
-        *span = (n, n + h.name.len(), v, v + h.value.len());
+        *span = [n, n + h.name.len(), v, v + h.value.len()].map(|x| x as u16);
     }
     let head = buf.split_to(len).freeze();
     let mut headers = HeaderMap::with_capacity(count);
-    for &(ns, ne, vs, ve) in &spans[..count] {
+    for &[ns, ne, vs, ve] in &spans[..count] {
+        let (ns, ne, vs, ve) = (ns as usize, ne as usize, vs as usize, ve as usize);
         let name = HeaderName::from_bytes(&head[ns..ne]).map_err(|_| ProtoError::Head("name"))?;
         let value = HeaderValue::from_maybe_shared(head.slice(vs..ve))
             .map_err(|_| ProtoError::Head("value"))?;

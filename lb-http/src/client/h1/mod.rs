@@ -280,7 +280,9 @@ impl H1Conn {
 fn response(head: Head, body: ProxyBody) -> Response<ProxyBody> {
     let mut r = Response::new(body);
     *r.status_mut() = head.status;
-    *r.version_mut() = head.version;
+    // The proxy answers its client in its own version; an HTTP/1.0 server must not make
+    // the client connection close (hyper's server reads a 1.0 response that way).
+    *r.version_mut() = http::Version::HTTP_11;
     *r.headers_mut() = head.headers;
     r
 }

@@ -117,10 +117,7 @@ impl H1Conn {
         }
         let mut cx = Context::from_waker(noop_waker());
         self.rbuf.reserve(READ_SMALL);
-        match poll_read_buf(Pin::new(&mut self.io), &mut cx, &mut self.rbuf) {
-            Poll::Pending => true,
-            Poll::Ready(_) => false,
-        }
+        poll_read_buf(Pin::new(&mut self.io), &mut cx, &mut self.rbuf).is_pending()
     }
 
     /// Sends `req` and reads the response head. The connection moves into the response
@@ -190,7 +187,7 @@ impl H1Conn {
             && !(head.headers.contains_key(http::header::TRANSFER_ENCODING)
                 && head.headers.contains_key(http::header::CONTENT_LENGTH));
         let decoder = Decoder::new(framing);
-        let writer_done = writer.as_ref().map_or(true, |w| w.finished);
+        let writer_done = writer.as_ref().is_none_or(|w| w.finished);
         if decoder.is_done() && writer_done {
             if keep_alive && self.rbuf.is_empty() {
                 idle.put_back(self);
@@ -490,7 +487,7 @@ pub enum BodyError {
 
 impl H1Body {
     fn finish(&mut self) {
-        let upload_done = self.writer.as_ref().map_or(true, |w| w.finished);
+        let upload_done = self.writer.as_ref().is_none_or(|w| w.finished);
         if let Some(mut conn) = self.conn.take() {
             if self.keep_alive && upload_done && conn.rbuf.is_empty() {
                 conn.shrink();
@@ -551,7 +548,7 @@ impl Body for H1Body {
                 let large = this
                     .decoder
                     .remaining()
-                    .map_or(true, |n| n > READ_SMALL as u64);
+                    .is_none_or(|n| n > READ_SMALL as u64);
                 conn.rbuf
                     .reserve(if large { READ_LARGE } else { READ_SMALL });
             }

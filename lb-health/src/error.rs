@@ -6,7 +6,7 @@ use std::sync::Arc;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ConfigError {
-    /// A keyword this build does not implement (regular expressions, TLS checks).
+    /// A keyword this build does not implement (TLS checks, log-format strings).
     #[error("'{keyword}' is not supported: {why}")]
     Unsupported {
         /// The keyword, as in HAProxy's configuration.
@@ -23,6 +23,16 @@ pub enum ConfigError {
         value: String,
         /// What is expected.
         why: &'static str,
+    },
+    /// A regular expression (`rstatus`, `rstring`) that does not compile.
+    #[error("invalid regex '{pattern}' for '{keyword}': {error}")]
+    InvalidRegex {
+        /// The keyword.
+        keyword: &'static str,
+        /// The pattern as written.
+        pattern: String,
+        /// The regex engine's reason, on one line.
+        error: String,
     },
     /// A keyword needs an argument that is missing.
     #[error("'{keyword}' expects {expected}")]

@@ -59,8 +59,7 @@
 //! - [`error`] holds [`ConfigError`].
 //!
 //! Not yet here: `check-ssl`, `check-sni` and TLS hello checks (they come with lb-tls:
-//! [`CheckConnect`] is generic over the stream so a TLS connector can wrap a TCP one);
-//! regular expressions in expect rules (refused at configuration time).
+//! [`CheckConnect`] is generic over the stream so a TLS connector can wrap a TCP one).
 #![doc(test(attr(deny(warnings))))]
 #![warn(clippy::await_holding_lock)]
 
@@ -75,8 +74,9 @@ pub mod track;
 
 pub use agent::{AgentCheck, AgentReply};
 pub use check::{
-    Check, CheckConnect, CheckContext, CheckKind, CheckResult, CheckStatus, HttpCheck, HttpExpect,
-    MysqlCheck, PgsqlCheck, ProxyVersion, SmtpCheck, TcpCheck, TcpCheckRule, TcpExpect,
+    Check, CheckConnect, CheckContext, CheckKind, CheckProto, CheckResult, CheckStatus,
+    ExpectRegex, HttpCheck, HttpExpect, MysqlCheck, PgsqlCheck, ProxyVersion, SmtpCheck, TcpCheck,
+    TcpCheckRule, TcpExpect,
 };
 pub use error::ConfigError;
 pub use hysteresis::{Hysteresis, InitState, Outcome};

@@ -7,6 +7,7 @@ use bytes::Bytes;
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::io::{strerror, Conn, Verdict};
+use super::pattern::ExpectRegex;
 use super::status::CheckStatus;
 use super::CheckContext;
 use crate::error::ConfigError;
@@ -241,10 +242,119 @@ impl HttpCheck {
         out
     }
 
-    fn needs_body(&self) -> bool {
-        self.expects
+    /// Whether expect rules replace the default (2xx and 3xx pass).
+    pub(crate) fn has_expects(&self) -> bool {
+        !self.expects.is_empty()
+    }
+
+    /// Whether an expect rule looks at the body (not read for `HEAD` checks).
+    pub(crate) fn needs_body(&self) -> bool {
+        !self.method.eq_ignore_ascii_case("HEAD")
+            && self
+                .expects
+                .iter()
+                .any(|e| matches!(e.matcher, HttpMatch::String(_) | HttpMatch::Rstring(_)))
+    }
+
+    /// The request of an HTTP/2 check (`check-proto h2`): the same method, URI, headers
+    /// and body as [`request`](Self::request). A `Host` header becomes `:authority`;
+    /// the version and connection-specific headers (`Connection`, ...) have no meaning in
+    /// HTTP/2 and are left out, and `Content-Length` is computed.
+    ///
+    /// # Errors
+    /// What cannot be written in HTTP/2 (a method, URI or header `http` refuses).
+    pub fn h2_request(
+        &self,
+        state: Option<&str>,
+    ) -> Result<http::Request<http_body_util::Full<Bytes>>, String> {
+        let method = http::Method::from_bytes(self.method.as_bytes())
+            .map_err(|_| format!("invalid method '{}'", self.method))?;
+        let host = self
+            .headers
             .iter()
-            .any(|e| matches!(e.matcher, HttpMatch::String(_)))
+            .rev()
+            .find(|(n, _)| n.eq_ignore_ascii_case("host"))
+            .map(|(_, v)| v.as_str());
+        // With an authority the URI is absolute (h2 needs `:scheme` with it); without, h2
+        // sends `:scheme http` and no `:authority`, as HAProxy without a Host header.
+        let uri = match host {
+            Some(h) if self.uri.starts_with('/') => format!("http://{h}{}", self.uri),
+            _ => self.uri.clone(),
+        };
+        let uri =
+            http::Uri::try_from(uri.as_str()).map_err(|e| format!("invalid URI '{uri}': {e}"))?;
+        let mut req = http::Request::builder().method(method).uri(uri);
+        const SKIP: [&str; 7] = [
+            "host",
+            "content-length",
+            "connection",
+            "keep-alive",
+            "proxy-connection",
+            "transfer-encoding",
+            "upgrade",
+        ];
+        let state = match (self.send_state, state) {
+            (true, Some(s)) => Some(("X-Haproxy-Server-State", s)),
+            _ => None,
+        };
+        let headers = self.headers.iter().map(|(n, v)| (n.as_str(), v.as_str()));
+        for (n, v) in headers.chain(state) {
+            if SKIP.iter().any(|s| n.eq_ignore_ascii_case(s)) {
+                continue;
+            }
+            let name = http::HeaderName::from_bytes(n.as_bytes())
+                .map_err(|_| format!("invalid header name '{n}'"))?;
+            let value = http::HeaderValue::from_str(v)
+                .map_err(|_| format!("invalid value for header '{n}'"))?;
+            req = req.header(name, value);
+        }
+        req.body(http_body_util::Full::new(self.body.clone()))
+            .map_err(|e| e.to_string())
+    }
+
+    /// Judges a response: `code` and its `reason` phrase, and the body read (up to the
+    /// check buffer size) when [`needs_body`](Self::needs_body).
+    pub(crate) fn judge(
+        &self,
+        code: u16,
+        reason: &str,
+        body: &[u8],
+        ctx: &CheckContext,
+    ) -> Verdict {
+        if self.disable_on_404 && code == 404 && ctx.running {
+            return Verdict::new(CheckStatus::L7OkC, reason).with_code(code);
+        }
+        if self.expects.is_empty() {
+            let status = if (200..400).contains(&code) {
+                CheckStatus::L7Ok
+            } else {
+                CheckStatus::L7Sts
+            };
+            return Verdict::new(status, reason).with_code(code);
+        }
+        for rule in &self.expects {
+            let (hit, on_body) = match &rule.matcher {
+                HttpMatch::Status(ranges) => (ranges.iter().any(|r| r.contains(&code)), false),
+                HttpMatch::Rstatus(re) => (re.is_match(code.to_string().as_bytes()), false),
+                HttpMatch::String(s) => (find(body, s.as_bytes()), true),
+                HttpMatch::Rstring(re) => (re.is_match(body), true),
+            };
+            if hit != rule.negate {
+                continue;
+            }
+            // Status rules fail with the server's reason phrase (L7STS), content rules
+            // with HAProxy's content message (L7RSP).
+            if !on_body {
+                return Verdict::new(CheckStatus::L7Sts, reason).with_code(code);
+            }
+            let info = if rule.negate {
+                "HTTP content check matched unwanted content"
+            } else {
+                "HTTP content check did not match"
+            };
+            return Verdict::new(CheckStatus::L7Rsp, info).with_code(code);
+        }
+        Verdict::new(CheckStatus::L7Ok, reason).with_code(code)
     }
 }
 
@@ -256,7 +366,9 @@ impl HttpCheck {
 ///
 /// let e = HttpExpect::parse(&["!", "status", "500-599"])?;
 /// assert!(e.is_negated());
-/// assert!(HttpExpect::parse(&["rstatus", "^2"]).is_err()); // no regex support
+/// let e = HttpExpect::parse(&["rstring", r#""status":\s*"up""#])?;
+/// assert!(!e.is_negated());
+/// assert!(HttpExpect::parse(&["!", "rstatus", "^(5"]).is_err()); // invalid regex
 /// # Ok::<(), lb_health::ConfigError>(())
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -273,6 +385,10 @@ pub enum HttpMatch {
     Status(Vec<RangeInclusive<u16>>),
     /// The body (up to 16 KiB) contains the string.
     String(String),
+    /// The status code, as three digits, matches the regex (`rstatus`).
+    Rstatus(ExpectRegex),
+    /// The body (up to 16 KiB) matches the regex (`rstring`).
+    Rstring(ExpectRegex),
 }
 
 impl HttpExpect {
@@ -316,6 +432,28 @@ impl HttpExpect {
         }
     }
 
+    /// `expect rstatus <regex>`: the status code (three digits, such as `503`) matches.
+    ///
+    /// # Errors
+    /// [`ConfigError::InvalidRegex`] when the pattern does not compile.
+    pub fn rstatus(pattern: &str) -> Result<Self, ConfigError> {
+        Ok(HttpExpect {
+            negate: false,
+            matcher: HttpMatch::Rstatus(ExpectRegex::new("http-check expect rstatus", pattern)?),
+        })
+    }
+
+    /// `expect rstring <regex>`: the body (up to 16 KiB, as for `string`) matches.
+    ///
+    /// # Errors
+    /// [`ConfigError::InvalidRegex`] when the pattern does not compile.
+    pub fn rstring(pattern: &str) -> Result<Self, ConfigError> {
+        Ok(HttpExpect {
+            negate: false,
+            matcher: HttpMatch::Rstring(ExpectRegex::new("http-check expect rstring", pattern)?),
+        })
+    }
+
     /// Inverts the rule (`expect !`).
     pub fn negate(mut self) -> Self {
         self.negate = !self.negate;
@@ -332,12 +470,13 @@ impl HttpExpect {
         &self.matcher
     }
 
-    /// From the words after `http-check expect`: `[!] status <list> | string <s>`.
+    /// From the words after `http-check expect`: `[!] status <list> | rstatus <regex> |
+    /// string <s> | rstring <regex>`.
     ///
     /// # Errors
-    /// `rstatus`, `rstring` (no regular expression engine in this build), `hdr`, `fhdr`,
-    /// `string-lf`, and options (`min-recv`, `ok-status`, ...) are unsupported; anything
-    /// else malformed is invalid.
+    /// `hdr`, `fhdr`, `string-lf`, and options (`min-recv`, `ok-status`, ...) are
+    /// unsupported; an invalid regex is [`ConfigError::InvalidRegex`]; anything else
+    /// malformed is invalid.
     pub fn parse(words: &[&str]) -> Result<Self, ConfigError> {
         let (negate, words) = match words {
             ["!", rest @ ..] => (true, rest),
@@ -346,23 +485,21 @@ impl HttpExpect {
         let rule = match words {
             ["status", list] => HttpExpect::status(list)?,
             ["string", s] => HttpExpect::string(*s),
-            ["rstatus" | "rstring", ..] => return Err(ConfigError::Unsupported {
-                keyword: "http-check expect rstatus/rstring",
-                why:
-                    "regular expressions are not available; use 'status <list>' or 'string <text>'",
-            }),
+            ["rstatus", re] => HttpExpect::rstatus(re)?,
+            ["rstring", re] => HttpExpect::rstring(re)?,
             ["hdr" | "fhdr" | "string-lf" | "custom", ..] => {
                 return Err(ConfigError::Unsupported {
                     keyword: "http-check expect hdr/fhdr/string-lf",
-                    why: "only 'status' and 'string' matches are implemented",
+                    why: "only 'status', 'rstatus', 'string' and 'rstring' matches are implemented",
                 })
             }
-            [kw @ ("status" | "string")] => {
+            [kw @ ("status" | "string" | "rstatus" | "rstring")] => {
                 return Err(ConfigError::MissingArgument {
-                    keyword: if *kw == "status" {
-                        "http-check expect status"
-                    } else {
-                        "http-check expect string"
+                    keyword: match *kw {
+                        "status" => "http-check expect status",
+                        "string" => "http-check expect string",
+                        "rstatus" => "http-check expect rstatus",
+                        _ => "http-check expect rstring",
                     },
                     expected: "a pattern",
                 })
@@ -370,7 +507,7 @@ impl HttpExpect {
             [] => {
                 return Err(ConfigError::MissingArgument {
                     keyword: "http-check expect",
-                    expected: "status <list> or string <text>",
+                    expected: "status <list>, rstatus <regex>, string <text> or rstring <regex>",
                 })
             }
             [_, _, opt, ..] => {
@@ -413,19 +550,9 @@ pub(crate) async fn run<Io: AsyncRead + AsyncWrite + Unpin>(
         Ok(h) => h,
         Err(v) => return v,
     };
-    let (code, reason) = (head.code, head.reason.clone());
-    if check.disable_on_404 && code == 404 && ctx.running {
-        return Verdict::new(CheckStatus::L7OkC, reason).with_code(code);
-    }
-    if check.expects.is_empty() {
-        let status = if (200..400).contains(&code) {
-            CheckStatus::L7Ok
-        } else {
-            CheckStatus::L7Sts
-        };
-        return Verdict::new(status, reason).with_code(code);
-    }
-    let body = if check.needs_body() && !check.method.eq_ignore_ascii_case("HEAD") {
+    let judged_early =
+        (check.disable_on_404 && head.code == 404 && ctx.running) || check.expects.is_empty();
+    let body = if check.needs_body() && !judged_early {
         match read_body(conn, &head).await {
             Ok(b) => b,
             Err(v) => return v,
@@ -433,28 +560,7 @@ pub(crate) async fn run<Io: AsyncRead + AsyncWrite + Unpin>(
     } else {
         Vec::new()
     };
-    for rule in &check.expects {
-        match &rule.matcher {
-            HttpMatch::Status(ranges) => {
-                let hit = ranges.iter().any(|r| r.contains(&code));
-                if hit == rule.negate {
-                    return Verdict::new(CheckStatus::L7Sts, reason).with_code(code);
-                }
-            }
-            HttpMatch::String(s) => {
-                let hit = find(&body, s.as_bytes());
-                if hit == rule.negate {
-                    let info = if rule.negate {
-                        "HTTP content check matched unwanted content"
-                    } else {
-                        "HTTP content check did not match"
-                    };
-                    return Verdict::new(CheckStatus::L7Rsp, info).with_code(code);
-                }
-            }
-        }
-    }
-    Verdict::new(CheckStatus::L7Ok, reason).with_code(code)
+    check.judge(head.code, &head.reason, &body, ctx)
 }
 
 async fn read_head<Io: AsyncRead + AsyncWrite + Unpin>(
@@ -599,6 +705,57 @@ pub(crate) fn find_pos(haystack: &[u8], needle: &[u8]) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// `http-check expect` never panics, and what parses is what the typed
+        /// constructors build.
+        #[test]
+        fn expect_parse_is_total(
+            neg in any::<bool>(),
+            kind in prop::sample::select(vec!["status", "rstatus", "string", "rstring", "hdr", ""]),
+            arg in "[ -~]{0,12}",
+            extra in prop::option::of("[a-z-]{1,8}"),
+        ) {
+            let mut words = Vec::new();
+            if neg { words.push("!"); }
+            if !kind.is_empty() { words.push(kind); }
+            words.push(arg.as_str());
+            // An extra word after the pattern (never after a bare word: it would be the
+            // pattern).
+            if let (false, Some(x)) = (kind.is_empty(), &extra) { words.push(x.as_str()); }
+            if let Ok(e) = HttpExpect::parse(&words) {
+                prop_assert_eq!(e.is_negated(), neg);
+                prop_assert!(extra.is_none() || kind.is_empty());
+                let built = match kind {
+                    "status" => HttpExpect::status(&arg),
+                    "rstatus" => HttpExpect::rstatus(&arg),
+                    "string" => Ok(HttpExpect::string(arg.as_str())),
+                    "rstring" => HttpExpect::rstring(&arg),
+                    other => return Err(TestCaseError::fail(format!("parsed '{other}'"))),
+                };
+                let built = built.map(|b| if neg { b.negate() } else { b });
+                prop_assert_eq!(Ok(e), built);
+            }
+        }
+
+        /// A regex expect judges any code and body without panicking, and `!` inverts
+        /// exactly the match.
+        #[test]
+        fn regex_negation_inverts(
+            re in "[a-z0-9^$.*+?|()\\[\\]{}]{0,8}",
+            code in 100u16..1000,
+            body in proptest::collection::vec(any::<u8>(), 0..64),
+        ) {
+            let ctx = CheckContext::default();
+            for rule in [HttpExpect::rstatus(&re), HttpExpect::rstring(&re)] {
+                let Ok(rule) = rule else { continue };
+                let plain = HttpCheck::new().expect(rule.clone()).judge(code, "", &body, &ctx);
+                let neg = HttpCheck::new().expect(rule.negate()).judge(code, "", &body, &ctx);
+                prop_assert_ne!(plain.status == CheckStatus::L7Ok, neg.status == CheckStatus::L7Ok);
+            }
+        }
+    }
 
     #[test]
     fn default_request() {
@@ -644,7 +801,7 @@ mod tests {
         let e = HttpExpect::parse(&["!", "string", "maintenance"]).unwrap();
         assert!(e.is_negated());
         assert!(matches!(
-            HttpExpect::parse(&["rstring", "x"]),
+            HttpExpect::parse(&["hdr", "name", "x"]),
             Err(ConfigError::Unsupported { .. })
         ));
         assert!(matches!(
@@ -655,6 +812,128 @@ mod tests {
         assert!(HttpExpect::parse(&["status", "310-300"]).is_err());
         assert!(HttpExpect::parse(&["bogus", "1"]).is_err());
         assert!(HttpExpect::parse(&["status", "200", "min-recv"]).is_err());
+    }
+
+    fn judge(check: &HttpCheck, code: u16, body: &str) -> (CheckStatus, String) {
+        let v = check.judge(code, "Reason", body.as_bytes(), &CheckContext::default());
+        (v.status, v.info)
+    }
+
+    #[test]
+    fn regex_expect_parsing() {
+        let e = HttpExpect::parse(&["rstatus", "^2[0-9]{2}$"]).unwrap();
+        assert!(!e.is_negated());
+        assert!(matches!(e.matcher(), HttpMatch::Rstatus(re) if re.as_str() == "^2[0-9]{2}$"));
+        assert_eq!(e, HttpExpect::rstatus("^2[0-9]{2}$").unwrap());
+        let e = HttpExpect::parse(&["!", "rstatus", "^5"]).unwrap();
+        assert!(e.is_negated());
+        let e = HttpExpect::parse(&["!", "rstring", "(?i)maint"]).unwrap();
+        assert!(e.is_negated());
+        assert_eq!(e, HttpExpect::rstring("(?i)maint").unwrap().negate());
+        assert_eq!(
+            HttpExpect::parse(&["rstring", "a(b"]),
+            Err(ConfigError::InvalidRegex {
+                keyword: "http-check expect rstring",
+                pattern: "a(b".into(),
+                error: "unclosed group".into(),
+            })
+        );
+        assert!(matches!(
+            HttpExpect::parse(&["!", "rstatus", "[5"]),
+            Err(ConfigError::InvalidRegex {
+                keyword: "http-check expect rstatus",
+                ..
+            })
+        ));
+        assert!(matches!(
+            HttpExpect::parse(&["rstatus"]),
+            Err(ConfigError::MissingArgument {
+                keyword: "http-check expect rstatus",
+                ..
+            })
+        ));
+        assert!(HttpExpect::parse(&["rstring", "x", "min-recv"]).is_err());
+    }
+
+    #[test]
+    fn regex_expect_matching() {
+        let rstatus = |re: &str| HttpCheck::new().expect(HttpExpect::rstatus(re).unwrap());
+        assert_eq!(judge(&rstatus("^2"), 204, "").0, CheckStatus::L7Ok);
+        // The code is matched as three digits: `^50` sees "503".
+        assert_eq!(judge(&rstatus("^50[0-4]$"), 503, "").0, CheckStatus::L7Ok);
+        assert_eq!(
+            judge(&rstatus("^2"), 503, ""),
+            (CheckStatus::L7Sts, "Reason".into())
+        );
+        let not5 = HttpCheck::new().expect(HttpExpect::rstatus("^5").unwrap().negate());
+        assert_eq!(judge(&not5, 200, "").0, CheckStatus::L7Ok);
+        assert_eq!(judge(&not5, 500, "").0, CheckStatus::L7Sts);
+
+        let rstring = |re: &str| HttpCheck::new().expect(HttpExpect::rstring(re).unwrap());
+        let up = r#"\"status\":\s*\"up\""#;
+        assert_eq!(
+            judge(&rstring(up), 200, r#"{"status":  "up"}"#).0,
+            CheckStatus::L7Ok
+        );
+        assert_eq!(
+            judge(&rstring(up), 200, r#"{"status": "down"}"#),
+            (
+                CheckStatus::L7Rsp,
+                "HTTP content check did not match".into()
+            )
+        );
+        let no_maint = HttpCheck::new().expect(HttpExpect::rstring("(?i)maint").unwrap().negate());
+        assert_eq!(judge(&no_maint, 200, "all good").0, CheckStatus::L7Ok);
+        assert_eq!(
+            judge(&no_maint, 200, "MAINTENANCE"),
+            (
+                CheckStatus::L7Rsp,
+                "HTTP content check matched unwanted content".into()
+            )
+        );
+        // Bodies are bytes: a regex matches around invalid UTF-8.
+        let c = rstring("ok$");
+        let v = c.judge(200, "OK", b"\xff\xfe ok", &CheckContext::default());
+        assert_eq!(v.status, CheckStatus::L7Ok);
+        // Rules run in order, all must pass.
+        let both = rstatus("^2").expect(HttpExpect::rstring("ok").unwrap());
+        assert_eq!(judge(&both, 500, "ok").0, CheckStatus::L7Sts);
+        assert_eq!(judge(&both, 200, "ko").0, CheckStatus::L7Rsp);
+        assert!(both.needs_body());
+        assert!(!rstatus("^2").needs_body());
+        assert!(!rstring("x").method("HEAD").needs_body());
+    }
+
+    #[test]
+    fn h2_requests() {
+        let c = HttpCheck::new()
+            .method("POST")
+            .uri("/health?deep=1")
+            .version("HTTP/1.1")
+            .header("Host", "app.example")
+            .header("Connection", "close")
+            .header("Content-Length", "99")
+            .header("X-Check", "1")
+            .body("{}")
+            .send_state(true);
+        let req = c.h2_request(Some("UP 2/3")).unwrap();
+        assert_eq!(req.method(), http::Method::POST);
+        assert_eq!(req.uri(), "http://app.example/health?deep=1");
+        let names: Vec<_> = req.headers().keys().map(|n| n.as_str()).collect();
+        assert_eq!(names, ["x-check", "x-haproxy-server-state"]);
+        assert_eq!(req.headers()["x-haproxy-server-state"], "UP 2/3");
+        // Without Host, the URI stays relative (no :authority).
+        let req = HttpCheck::new().h2_request(None).unwrap();
+        assert_eq!(req.method(), http::Method::OPTIONS);
+        assert_eq!(req.uri(), "/");
+        assert!(HttpCheck::new()
+            .header("X", "\u{1}")
+            .h2_request(None)
+            .is_err());
+        assert!(HttpCheck::new()
+            .header("Host", "bad host")
+            .h2_request(None)
+            .is_err());
     }
 
     #[test]

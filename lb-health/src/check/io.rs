@@ -187,6 +187,12 @@ impl<Io> Conn<Io> {
         self.eof = false;
     }
 
+    /// The stream, for a protocol library to take over (nothing must have been read).
+    pub(crate) fn into_io(self) -> Io {
+        debug_assert!(self.buf.is_empty(), "unread data would be lost");
+        self.io
+    }
+
     /// Closes the connection (dropping the stream closes it; nothing to wait for).
     pub(crate) fn close(self) {
         drop(self);

@@ -28,13 +28,17 @@
 //! # Organization
 //! - [`Check`]: the kind plus target overrides (`addr`, `port`), `check-send-proxy`,
 //!   timeouts; [`CheckKind`] lists the kinds.
-//! - [`HttpCheck`], [`HttpExpect`]: `option httpchk`, `http-check send/expect`.
+//! - [`HttpCheck`], [`HttpExpect`]: `option httpchk`, `http-check send/expect`, over
+//!   HTTP/1 or HTTP/2 ([`CheckProto`], `check-proto h2`); [`ExpectRegex`] for `rstatus`
+//!   and `rstring` rules.
 //! - [`TcpCheck`], [`TcpCheckRule`], [`TcpExpect`]: `tcp-check` scripts.
 //! - [`SmtpCheck`], [`MysqlCheck`], [`PgsqlCheck`]; redis and LDAP need no settings.
 //! - [`CheckConnect`]: what checks connect with (any `Service<Address>` to a stream).
 
+mod h2;
 mod http;
 pub(crate) mod io;
+mod pattern;
 mod proto;
 mod script;
 mod status;
@@ -49,6 +53,7 @@ use tokio::time::Instant;
 
 pub use self::http::{HttpCheck, HttpExpect, HttpMatch};
 pub use self::io::{CheckConnect, ConnectFuture};
+pub use self::pattern::ExpectRegex;
 pub use self::proto::{MysqlCheck, PgsqlCheck, SmtpCheck};
 pub use self::script::{TcpCheck, TcpCheckRule, TcpExpect, MAX_RULES};
 pub use self::status::{CheckResult, CheckStatus};
@@ -83,6 +88,17 @@ impl CheckKind {
     pub fn is_layer7(&self) -> bool {
         !matches!(self, CheckKind::Tcp)
     }
+}
+
+/// The protocol HTTP checks speak (`check-proto`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum CheckProto {
+    /// HTTP/1 (`check-proto h1`), the default.
+    #[default]
+    H1,
+    /// HTTP/2 with prior knowledge (`check-proto h2`): h2c, or h2 inside `check-ssl`.
+    H2,
 }
 
 /// The PROXY protocol version of `check-send-proxy` headers.
@@ -125,6 +141,7 @@ pub struct Check {
     timeout: Option<Duration>,
     connect_timeout: Option<Duration>,
     ssl: bool,
+    proto: CheckProto,
 }
 
 impl Check {
@@ -138,6 +155,7 @@ impl Check {
             timeout: None,
             connect_timeout: None,
             ssl: false,
+            proto: CheckProto::H1,
         }
     }
 
@@ -226,10 +244,24 @@ impl Check {
         self
     }
 
+    /// `check-proto`: the protocol of HTTP checks. Default is [`CheckProto::H1`];
+    /// [`CheckProto::H2`] sends the same request over HTTP/2 (see
+    /// [`HttpCheck::h2_request`]) and judges the answer with the same expect rules.
+    pub fn proto(mut self, proto: CheckProto) -> Self {
+        self.proto = proto;
+        self
+    }
+
+    /// The protocol of HTTP checks.
+    pub fn check_proto(&self) -> CheckProto {
+        self.proto
+    }
+
     /// Checks the configuration can run.
     ///
     /// # Errors
-    /// `check-ssl` (TLS checks come with lb-tls), a zero `timeout check`, and invalid
+    /// `check-ssl` (TLS checks come with lb-tls), a zero `timeout check`, `check-proto
+    /// h2` with a check that is not HTTP or a request HTTP/2 cannot carry, and invalid
     /// kind settings.
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.ssl {
@@ -244,6 +276,22 @@ impl Check {
                 value: "0".into(),
                 why: "must be positive",
             });
+        }
+        if self.proto == CheckProto::H2 {
+            let CheckKind::Http(h) = &self.kind else {
+                return Err(ConfigError::InvalidValue {
+                    keyword: "check-proto",
+                    value: "h2".into(),
+                    why: "only HTTP checks (option httpchk) can speak h2",
+                });
+            };
+            h.validate()?;
+            h.h2_request(None)
+                .map_err(|value| ConfigError::InvalidValue {
+                    keyword: "check-proto h2",
+                    value,
+                    why: "the check request cannot be sent over HTTP/2",
+                })?;
         }
         match &self.kind {
             CheckKind::Http(h) => h.validate(),
@@ -310,7 +358,7 @@ impl Check {
         } else {
             CheckStatus::L4Tout
         };
-        let talk = async {
+        let talk = async move {
             if let Some(v) = self.send_proxy {
                 if let Err(e) = write_proxy(&mut conn, v).await {
                     return Verdict::new(CheckStatus::L4Con, io::strerror(&e));
@@ -318,6 +366,9 @@ impl Check {
             }
             match &self.kind {
                 CheckKind::Tcp => Verdict::new(CheckStatus::L4Ok, ""),
+                CheckKind::Http(h) if self.proto == CheckProto::H2 => {
+                    h2::run(h, conn.into_io(), ctx).await
+                }
                 CheckKind::Http(h) => http::run(h, &mut conn, ctx).await,
                 CheckKind::Redis => proto::redis(&mut conn).await,
                 CheckKind::Smtp(s) => proto::smtp(s, &mut conn).await,

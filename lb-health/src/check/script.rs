@@ -6,6 +6,7 @@ use tokio::time::Instant;
 
 use super::http::find;
 use super::io::{open, strerror, Budget, Conn, Verdict};
+use super::pattern::ExpectRegex;
 use super::status::CheckStatus;
 use super::{with_port, write_proxy, Check, CheckConnect, ProxyVersion};
 use crate::error::ConfigError;
@@ -38,20 +39,43 @@ pub enum TcpCheckRule {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TcpExpect {
     negate: bool,
-    binary: bool,
-    pattern: Bytes,
+    pattern: TcpPattern,
     min_recv: Option<usize>,
 }
 
+/// The pattern of a [`TcpExpect`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum TcpPattern {
+    /// `string <s>` (`binary: false`) or `binary <hex>`: these bytes.
+    Bytes { bytes: Bytes, binary: bool },
+    /// `rstring <regex>`.
+    Regex(ExpectRegex),
+}
+
+impl TcpPattern {
+    fn is_match(&self, data: &[u8]) -> bool {
+        match self {
+            TcpPattern::Bytes { bytes, .. } => find(data, bytes),
+            TcpPattern::Regex(re) => re.is_match(data),
+        }
+    }
+}
+
 impl TcpExpect {
-    /// `expect string <s>`: the answer so far contains `s`.
-    pub fn string(s: impl Into<String>) -> Self {
+    fn new(pattern: TcpPattern) -> Self {
         TcpExpect {
             negate: false,
-            binary: false,
-            pattern: Bytes::from(s.into()),
+            pattern,
             min_recv: None,
         }
+    }
+
+    /// `expect string <s>`: the answer so far contains `s`.
+    pub fn string(s: impl Into<String>) -> Self {
+        Self::new(TcpPattern::Bytes {
+            bytes: Bytes::from(s.into()),
+            binary: false,
+        })
     }
 
     /// `expect binary <hex>`: the answer so far contains these bytes.
@@ -59,12 +83,22 @@ impl TcpExpect {
     /// # Errors
     /// Malformed hexadecimal.
     pub fn binary(hex: &str) -> Result<Self, ConfigError> {
-        Ok(TcpExpect {
-            negate: false,
+        Ok(Self::new(TcpPattern::Bytes {
+            bytes: Bytes::from(parse_hex("tcp-check expect binary", hex)?),
             binary: true,
-            pattern: Bytes::from(parse_hex("tcp-check expect binary", hex)?),
-            min_recv: None,
-        })
+        }))
+    }
+
+    /// `expect rstring <regex>`: the answer so far matches the regex (on bytes, see
+    /// [`ExpectRegex`]).
+    ///
+    /// # Errors
+    /// [`ConfigError::InvalidRegex`] when the pattern does not compile.
+    pub fn rstring(pattern: &str) -> Result<Self, ConfigError> {
+        Ok(Self::new(TcpPattern::Regex(ExpectRegex::new(
+            "tcp-check expect rstring",
+            pattern,
+        )?)))
     }
 
     /// Inverts the rule (`expect !`).
@@ -82,13 +116,22 @@ impl TcpExpect {
 
     fn describe(&self) -> String {
         let neg = if self.negate { "!" } else { "" };
-        if self.binary {
-            format!("expect {neg}binary")
-        } else {
-            format!(
-                "expect {neg}string '{}'",
-                String::from_utf8_lossy(&self.pattern)
-            )
+        match &self.pattern {
+            TcpPattern::Bytes { binary: true, .. } => format!("expect {neg}binary"),
+            TcpPattern::Bytes { bytes, .. } => {
+                format!("expect {neg}string '{}'", String::from_utf8_lossy(bytes))
+            }
+            TcpPattern::Regex(re) => format!("expect {neg}rstring '{re}'"),
+        }
+    }
+
+    /// How HAProxy names the pattern in failure reasons: `'text'`, `(binary)` or
+    /// `(regex)`.
+    fn what(&self) -> String {
+        match &self.pattern {
+            TcpPattern::Bytes { binary: true, .. } => "(binary)".to_owned(),
+            TcpPattern::Bytes { bytes, .. } => format!("'{}'", String::from_utf8_lossy(bytes)),
+            TcpPattern::Regex(_) => "(regex)".to_owned(),
         }
     }
 }
@@ -134,13 +177,13 @@ impl TcpCheckRule {
     }
 
     /// From the words after `tcp-check` (`connect port 25 send-proxy`, `send PING\r\n`,
-    /// `send-binary 0a0b`, `expect ! string +ERR min-recv 4`, `comment x` is dropped as
-    /// `None`).
+    /// `send-binary 0a0b`, `expect ! string +ERR min-recv 4`, `expect rstring ^\+OK`,
+    /// `comment x` is dropped as `None`).
     ///
     /// # Errors
-    /// `rstring`/`rbinary` (no regular expressions), `send-lf`/`string-lf`/`binary-lf`
-    /// (no log-format), `ssl`/`sni`/`alpn` on connect (TLS comes with lb-tls), and
-    /// malformed rules.
+    /// `rbinary` (regexes on hex dumps), `send-lf`/`string-lf`/`binary-lf` (no
+    /// log-format), `ssl`/`sni`/`alpn` on connect (TLS comes with lb-tls), an invalid
+    /// regex ([`ConfigError::InvalidRegex`]), and malformed rules.
     pub fn parse(words: &[&str]) -> Result<Option<Self>, ConfigError> {
         match words {
             ["comment", ..] => Ok(None),
@@ -207,9 +250,10 @@ impl TcpCheckRule {
                     match rest {
                         ["string", s, opts @ ..] => (TcpExpect::string(*s), opts),
                         ["binary", hex, opts @ ..] => (TcpExpect::binary(hex)?, opts),
-                        ["rstring" | "rbinary", ..] => return Err(ConfigError::Unsupported {
-                            keyword: "tcp-check expect rstring/rbinary",
-                            why: "regular expressions are not available; use 'string' or 'binary'",
+                        ["rstring", re, opts @ ..] => (TcpExpect::rstring(re)?, opts),
+                        ["rbinary", ..] => return Err(ConfigError::Unsupported {
+                            keyword: "tcp-check expect rbinary",
+                            why: "regexes on hexadecimal dumps are not available; use 'binary' or 'rstring'",
                         }),
                         ["string-lf" | "binary-lf" | "custom", ..] => {
                             return Err(ConfigError::Unsupported {
@@ -220,7 +264,7 @@ impl TcpCheckRule {
                         _ => {
                             return Err(ConfigError::MissingArgument {
                                 keyword: "tcp-check expect",
-                                expected: "[!] string <text> | binary <hex>",
+                                expected: "[!] string <text> | rstring <regex> | binary <hex>",
                             })
                         }
                     };
@@ -504,17 +548,13 @@ where
             Some(n) => c.buf.len() >= n,
             None => true,
         };
-        let matched = find(&c.buf, &e.pattern);
+        let matched = e.pattern.is_match(&c.buf);
         let wait = !last_read && (!enough || (!matched && e.min_recv.is_none()));
         if !wait {
             if matched != e.negate {
                 return Ok(());
             }
-            let what = if e.binary {
-                "(binary)".to_owned()
-            } else {
-                format!("'{}'", String::from_utf8_lossy(&e.pattern))
-            };
+            let what = e.what();
             let info = if e.negate {
                 format!("TCPCHK matched unwanted content {what} at step {step}")
             } else {
@@ -543,6 +583,33 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// `tcp-check expect [!] rstring <regex>` never panics, and parses exactly when
+        /// the regex compiles, into the typed rule.
+        #[test]
+        fn rstring_parse_matches_constructor(
+            neg in any::<bool>(),
+            re in "[ -~]{0,10}",
+        ) {
+            let mut words = vec!["expect"];
+            if neg { words.push("!"); }
+            words.extend(["rstring", re.as_str()]);
+            let parsed = TcpCheckRule::parse(&words);
+            match TcpExpect::rstring(&re) {
+                Ok(e) => {
+                    let e = if neg { e.negate() } else { e };
+                    prop_assert_eq!(parsed, Ok(Some(TcpCheckRule::Expect(e))));
+                }
+                Err(err) => {
+                    let is_regex_error = matches!(err, ConfigError::InvalidRegex { .. });
+                    prop_assert!(is_regex_error);
+                    prop_assert_eq!(parsed, Err(err));
+                }
+            }
+        }
+    }
 
     #[test]
     fn parse_rules() {
@@ -565,10 +632,24 @@ mod tests {
             ))
         );
         assert_eq!(TcpCheckRule::parse(&["comment", "hi"]).unwrap(), None);
+        assert_eq!(
+            TcpCheckRule::parse(&["expect", "!", "rstring", "^-ERR", "min-recv", "4"]).unwrap(),
+            Some(TcpCheckRule::Expect(
+                TcpExpect::rstring("^-ERR").unwrap().negate().min_recv(4)
+            ))
+        );
         assert!(matches!(
-            TcpCheckRule::parse(&["expect", "rstring", "^+OK"]),
+            TcpCheckRule::parse(&["expect", "rstring", "^(+OK"]),
+            Err(ConfigError::InvalidRegex {
+                keyword: "tcp-check expect rstring",
+                ..
+            })
+        ));
+        assert!(matches!(
+            TcpCheckRule::parse(&["expect", "rbinary", "^2b"]),
             Err(ConfigError::Unsupported { .. })
         ));
+        assert!(TcpCheckRule::parse(&["expect", "rstring"]).is_err());
         assert!(TcpCheckRule::parse(&["send-binary", "abc"]).is_err());
         assert!(TcpCheckRule::parse(&["send-binary", "zz"]).is_err());
         assert!(TcpCheckRule::parse(&["connect", "ssl"]).is_err());

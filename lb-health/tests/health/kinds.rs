@@ -4,8 +4,8 @@ use std::time::Duration;
 
 use lb_core::Address;
 use lb_health::{
-    Check, CheckContext, CheckResult, CheckStatus, HttpCheck, HttpExpect, MysqlCheck, PgsqlCheck,
-    ProxyVersion, SmtpCheck, TcpCheck, TcpCheckRule, TcpExpect,
+    Check, CheckContext, CheckProto, CheckResult, CheckStatus, ConfigError, HttpCheck, HttpExpect,
+    MysqlCheck, PgsqlCheck, ProxyVersion, SmtpCheck, TcpCheck, TcpCheckRule, TcpExpect,
 };
 use lb_tcp::mem::{Faults, MemNetwork};
 use tokio::io::AsyncWriteExt;
@@ -609,4 +609,294 @@ async fn results_are_clean_when_servers_misbehave() {
     });
     let r = run(&net, &Check::http(HttpCheck::new()), "big").await;
     assert_eq!(r.status, CheckStatus::L7Rsp);
+}
+
+#[tokio::test(start_paused = true)]
+async fn http_expect_regexes() {
+    let net = MemNetwork::new();
+    let (_a, _) = http_server(
+        &net,
+        "a",
+        "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 24\r\n\r\n{\"status\": \"MAINTENANCE\"}",
+    );
+    let (_b, _) = http_server(
+        &net,
+        "b",
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n8\r\n{\"status\r\n9\r\n\": \"up\"}\r\n0\r\n\r\n",
+    );
+    let check =
+        |words: &[&str]| Check::http(HttpCheck::new().expect(HttpExpect::parse(words).unwrap()));
+
+    // rstatus: pass and fail (with the server's reason, as `status`).
+    let r = run(&net, &check(&["rstatus", "^2[0-9]{2}$"]), "b").await;
+    assert_eq!(r.reason, "Layer7 check passed, code: 200, info: \"OK\"");
+    let r = run(&net, &check(&["rstatus", "^2[0-9]{2}$"]), "a").await;
+    assert_eq!(r.status, CheckStatus::L7Sts);
+    assert_eq!(
+        r.reason,
+        "Layer7 wrong status, code: 503, info: \"Service Unavailable\""
+    );
+    // `! rstatus ^5`: anything but 5xx.
+    assert_eq!(
+        run(&net, &check(&["!", "rstatus", "^5"]), "b").await.status,
+        CheckStatus::L7Ok
+    );
+    let r = run(&net, &check(&["!", "rstatus", "^5"]), "a").await;
+    assert_eq!(r.status, CheckStatus::L7Sts);
+    assert_eq!(r.code, Some(503));
+
+    // rstring over a chunked body whose match spans two chunks.
+    let up = r#""status":\s*"up""#;
+    assert_eq!(
+        run(&net, &check(&["rstring", up]), "b").await.status,
+        CheckStatus::L7Ok
+    );
+    let r = run(&net, &check(&["rstring", up]), "a").await;
+    assert_eq!(r.status, CheckStatus::L7Rsp);
+    assert_eq!(
+        r.reason,
+        "Layer7 invalid response, info: \"HTTP content check did not match\""
+    );
+    let r = run(&net, &check(&["!", "rstring", "(?i)maint"]), "a").await;
+    assert_eq!(
+        r.reason,
+        "Layer7 invalid response, info: \"HTTP content check matched unwanted content\""
+    );
+    assert_eq!(
+        run(&net, &check(&["!", "rstring", "(?i)maint"]), "b")
+            .await
+            .status,
+        CheckStatus::L7Ok
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn http_rstring_is_bounded_like_string() {
+    // The match sits after 16 KiB of body: neither `string` nor `rstring` sees it.
+    let net = MemNetwork::new();
+    let body = format!("{}MARK", "x".repeat(17 * 1024));
+    let resp: &'static str = Box::leak(
+        format!(
+            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .into_boxed_str(),
+    );
+    let (_s, _) = http_server(&net, "big", resp);
+    for rule in [
+        HttpExpect::string("MARK"),
+        HttpExpect::rstring("MARK$").unwrap(),
+    ] {
+        let r = run(&net, &Check::http(HttpCheck::new().expect(rule)), "big").await;
+        assert_eq!(r.status, CheckStatus::L7Rsp);
+    }
+    // ... while a match early in the body passes.
+    let r = run(
+        &net,
+        &Check::http(HttpCheck::new().expect(HttpExpect::rstring("^x{100}").unwrap())),
+        "big",
+    )
+    .await;
+    assert_eq!(r.status, CheckStatus::L7Ok);
+}
+
+#[tokio::test(start_paused = true)]
+async fn tcp_check_rstring() {
+    let net = MemNetwork::new();
+    let _s = scripted_server(
+        &net,
+        "redis",
+        Vec::new(),
+        vec![b"$12\r\nrole:master\r\n".to_vec()],
+    );
+    let script = |e: TcpExpect| {
+        Check::script(
+            TcpCheck::new()
+                .rule(TcpCheckRule::send("INFO replication\r\n"))
+                .rule(TcpCheckRule::expect(e)),
+        )
+    };
+    let r = run(
+        &net,
+        &script(TcpExpect::rstring(r"role:(master|primary)\r").unwrap()),
+        "redis",
+    )
+    .await;
+    assert_eq!(r.status, CheckStatus::L7Ok);
+    assert_eq!(r.reason, "Layer7 check passed, info: \"(tcp-check)\"");
+
+    let r = run(
+        &net,
+        &script(TcpExpect::rstring("role:slave").unwrap().min_recv(5)),
+        "redis",
+    )
+    .await;
+    assert_eq!(r.status, CheckStatus::L7Rsp);
+    assert_eq!(r.info, "TCPCHK did not match content (regex) at step 3");
+
+    let r = run(
+        &net,
+        &script(
+            TcpExpect::rstring("^\\$[0-9]+")
+                .unwrap()
+                .negate()
+                .min_recv(5),
+        ),
+        "redis",
+    )
+    .await;
+    assert_eq!(r.info, "TCPCHK matched unwanted content (regex) at step 3");
+    let r = run(
+        &net,
+        &script(TcpExpect::rstring("^-ERR").unwrap().negate().min_recv(5)),
+        "redis",
+    )
+    .await;
+    assert_eq!(r.status, CheckStatus::L7Ok);
+
+    // Without min-recv a mismatch waits for more: the timeout names the rule.
+    let r = run(&net, &script(TcpExpect::rstring("never").unwrap()), "redis").await;
+    assert_eq!(r.status, CheckStatus::L7Tout);
+    assert_eq!(
+        r.reason,
+        "Layer7 timeout, info: \"at step 3 of tcp-check (expect rstring 'never')\""
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn h2_checks() {
+    let net = MemNetwork::new();
+    let (_ok, log) = h2_server(&net, "ok", 200, "all good", Duration::ZERO);
+    let (_err, _) = h2_server(&net, "err", 500, "", Duration::ZERO);
+    let h2 = |h: HttpCheck| Check::http(h).proto(CheckProto::H2);
+
+    // Default check: pass on 2xx; the request carries the `http-check send` settings.
+    let check = h2(HttpCheck::new()
+        .method("POST")
+        .uri("/health?deep=1")
+        .version("HTTP/1.1")
+        .header("Host", "app.example")
+        .header("X-Check", "lb")
+        .body("{}"));
+    assert!(check.validate().is_ok());
+    let r = run(&net, &check, "ok").await;
+    assert_eq!(r.status, CheckStatus::L7Ok);
+    assert_eq!(r.reason, "Layer7 check passed, code: 200, info: \"OK\"");
+    let seen = log.lock().unwrap()[0].clone();
+    assert_eq!(seen.method, "POST");
+    assert_eq!(seen.uri, "http://app.example/health?deep=1");
+    assert!(seen.headers.contains(&("x-check".into(), "lb".into())));
+    assert!(seen
+        .headers
+        .contains(&("content-length".into(), "2".into())));
+    assert_eq!(seen.body, b"{}");
+
+    // 500: the same reason as over HTTP/1 (the standard phrase: h2 has none).
+    let r = run(&net, &h2(HttpCheck::new()), "err").await;
+    assert_eq!(r.status, CheckStatus::L7Sts);
+    assert_eq!(
+        r.reason,
+        "Layer7 wrong status, code: 500, info: \"Internal Server Error\""
+    );
+
+    // The same expect rules.
+    let expect = |e: HttpExpect| h2(HttpCheck::new().expect(e));
+    assert_eq!(
+        run(&net, &expect(HttpExpect::rstring("good$").unwrap()), "ok")
+            .await
+            .status,
+        CheckStatus::L7Ok
+    );
+    let r = run(&net, &expect(HttpExpect::string("bad")), "ok").await;
+    assert_eq!(
+        r.reason,
+        "Layer7 invalid response, info: \"HTTP content check did not match\""
+    );
+    assert_eq!(
+        run(&net, &expect(HttpExpect::status("500").unwrap()), "err")
+            .await
+            .status,
+        CheckStatus::L7Ok
+    );
+    assert_eq!(
+        run(
+            &net,
+            &expect(HttpExpect::rstatus("^5").unwrap().negate()),
+            "err"
+        )
+        .await
+        .status,
+        CheckStatus::L7Sts
+    );
+    let ctx = CheckContext::default();
+    let (_nf, _) = h2_server(&net, "gone", 404, "", Duration::ZERO);
+    let r = run_ctx(
+        &net,
+        &h2(HttpCheck::new().disable_on_404(true)),
+        "gone",
+        ctx,
+    )
+    .await;
+    assert_eq!(r.status, CheckStatus::L7OkC);
+}
+
+#[tokio::test(start_paused = true)]
+async fn h2_check_timeouts_and_failures() {
+    let net = MemNetwork::new();
+    let h2 = || Check::http(HttpCheck::new()).proto(CheckProto::H2);
+
+    // A slow answer: the whole check gets `inter`, L7TOUT as over HTTP/1.
+    let (_slow, _) = h2_server(&net, "slow", 200, "", Duration::from_secs(60));
+    let t0 = Instant::now();
+    let r = run(&net, &h2(), "slow").await;
+    assert_eq!(r.status, CheckStatus::L7Tout);
+    assert_eq!(r.reason, "Layer7 timeout");
+    assert_eq!(t0.elapsed(), INTER);
+    // With `timeout check`, the answer gets it from the connect on.
+    let t0 = Instant::now();
+    let r = run(&net, &h2().timeout(Duration::from_secs(5)), "slow").await;
+    assert_eq!(r.status, CheckStatus::L7Tout);
+    assert_eq!(t0.elapsed(), Duration::from_secs(5));
+
+    // Nobody listening: L4CON as any check.
+    let r = run(&net, &h2(), "nobody").await;
+    assert_eq!(
+        r.reason,
+        "Layer4 connection problem, info: \"Connection refused\""
+    );
+
+    // An HTTP/1 server does not understand the preface: an invalid response.
+    let (_h1, _) = http_server(
+        &net,
+        "h1",
+        "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n",
+    );
+    let r = run(&net, &h2(), "h1").await;
+    assert_eq!(r.status, CheckStatus::L7Rsp);
+    assert_eq!(
+        r.info,
+        "Invalid HTTP/2 response: connection error detected: frame with invalid size"
+    );
+
+    // A server that closes at once: the socket's error.
+    let _closer = crate::support::serve(&net, "closer", |s| async move { drop(s) });
+    let r = run(&net, &h2(), "closer").await;
+    assert_eq!(r.status, CheckStatus::L4Con);
+    assert_eq!(r.info, "Broken pipe");
+}
+
+#[test]
+fn h2_only_for_http_checks() {
+    assert!(matches!(
+        Check::tcp().proto(CheckProto::H2).validate(),
+        Err(ConfigError::InvalidValue {
+            keyword: "check-proto",
+            ..
+        })
+    ));
+    assert!(Check::redis().proto(CheckProto::H1).validate().is_ok());
+    assert!(Check::http(HttpCheck::new().header("X-Bad", "\u{1}"))
+        .proto(CheckProto::H2)
+        .validate()
+        .is_err());
 }

@@ -3,10 +3,12 @@
 use std::time::Duration;
 
 use lb_core::Address;
-use lb_health::{Check, CheckContext, CheckStatus, HttpCheck};
+use lb_health::{Check, CheckContext, CheckProto, CheckStatus, HttpCheck, HttpExpect};
 use lb_tcp::connect::TcpConnect;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
+
+use crate::support::serve_h2;
 
 const INTER: Duration = Duration::from_secs(5);
 
@@ -64,4 +66,50 @@ async fn http_over_loopback() {
         "Layer7 wrong status, code: 503, info: \"Service Unavailable\""
     );
     server.await.unwrap();
+}
+
+/// `check-proto h2` against hyper's h2c server on a real socket: 200 passes, 500 fails
+/// with HAProxy's reason.
+#[tokio::test]
+async fn h2c_over_loopback() {
+    let ok = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let err = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let ok_addr: Address = ok.local_addr().unwrap().into();
+    let err_addr: Address = err.local_addr().unwrap().into();
+    let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    for (listener, status, body) in [(ok, 200, "up"), (err, 500, "down")] {
+        let log = log.clone();
+        tokio::spawn(async move {
+            while let Ok((s, _)) = listener.accept().await {
+                tokio::spawn(serve_h2(s, status, body, Duration::ZERO, log.clone()));
+            }
+        });
+    }
+    let check = Check::http(
+        HttpCheck::new()
+            .method("GET")
+            .uri("/health")
+            .header("Host", "lb")
+            .expect(HttpExpect::rstatus("^2").unwrap())
+            .expect(HttpExpect::rstring("^up$").unwrap()),
+    )
+    .proto(CheckProto::H2);
+    let ctx = CheckContext::default();
+    let r = check.run(&TcpConnect::new(), &ok_addr, INTER, &ctx).await;
+    assert_eq!(r.status, CheckStatus::L7Ok);
+    assert_eq!(r.reason, "Layer7 check passed, code: 200, info: \"OK\"");
+    {
+        let seen = log.lock().unwrap();
+        assert_eq!(seen.len(), 1);
+        assert_eq!(
+            (seen[0].method.as_str(), seen[0].uri.as_str()),
+            ("GET", "http://lb/health")
+        );
+    }
+    let r = check.run(&TcpConnect::new(), &err_addr, INTER, &ctx).await;
+    assert_eq!(r.status, CheckStatus::L7Sts);
+    assert_eq!(
+        r.reason,
+        "Layer7 wrong status, code: 500, info: \"Internal Server Error\""
+    );
 }

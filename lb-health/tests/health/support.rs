@@ -202,3 +202,72 @@ impl tower::Service<lb_core::Address> for ScriptedConnect {
         })
     }
 }
+
+/// A request as an h2 fake server saw it: method, URI, headers, body.
+#[derive(Clone, Debug)]
+pub(crate) struct SeenRequest {
+    pub(crate) method: String,
+    pub(crate) uri: String,
+    pub(crate) headers: Vec<(String, String)>,
+    pub(crate) body: Vec<u8>,
+}
+
+/// Serves HTTP/2 with prior knowledge (h2c, hyper's server) on `stream`, answering every
+/// request with `status` and `answer`; `delay` holds each answer (the paused clock skips
+/// it). Requests are recorded in `log`.
+pub(crate) async fn serve_h2<Io>(
+    stream: Io,
+    status: u16,
+    answer: &'static str,
+    delay: Duration,
+    log: Arc<Mutex<Vec<SeenRequest>>>,
+) where
+    Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    use http_body_util::{BodyExt, Full};
+    use hyper::service::service_fn;
+    use hyper_util::rt::{TokioExecutor, TokioIo};
+
+    let svc = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+        let log = log.clone();
+        async move {
+            let (parts, body) = req.into_parts();
+            let body = body.collect().await?.to_bytes().to_vec();
+            log.lock().unwrap().push(SeenRequest {
+                method: parts.method.to_string(),
+                uri: parts.uri.to_string(),
+                headers: parts
+                    .headers
+                    .iter()
+                    .map(|(n, v)| (n.to_string(), v.to_str().unwrap_or("").to_owned()))
+                    .collect(),
+                body,
+            });
+            tokio::time::sleep(delay).await;
+            let resp = hyper::Response::builder()
+                .status(status)
+                .body(Full::new(bytes::Bytes::from_static(answer.as_bytes())))
+                .expect("valid response");
+            Ok::<_, hyper::Error>(resp)
+        }
+    });
+    let _ = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
+        .serve_connection(TokioIo::new(stream), svc)
+        .await;
+}
+
+/// An h2c server on `mem@name` (see [`serve_h2`]).
+pub(crate) fn h2_server(
+    net: &MemNetwork,
+    name: &str,
+    status: u16,
+    body: &'static str,
+    delay: Duration,
+) -> (JoinHandle<()>, Arc<Mutex<Vec<SeenRequest>>>) {
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let l = log.clone();
+    let task = serve(net, name, move |s| {
+        serve_h2(s, status, body, delay, l.clone())
+    });
+    (task, log)
+}

@@ -247,6 +247,7 @@ where
                 client,
                 local,
                 sni,
+                ssl: None,
             })
             .await)
     }

@@ -84,9 +84,17 @@ pub struct TlsConnectBuilder {
     protocols: Protocols,
     sessions: usize,
     handshake_timeout: Duration,
+    name: Option<String>,
 }
 
 impl TlsConnectBuilder {
+    /// How the log line of a failed handshake names the server (HAProxy's
+    /// `backend/server`). Default is the address connected to.
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
     /// `verify required|none` (`optional` means `required` here).
     ///
     /// `Verify::None` is **insecure**: any certificate, from anyone, is accepted, so a
@@ -223,6 +231,7 @@ impl TlsConnectBuilder {
                 config: Arc::new(config),
                 sni,
                 timeout: self.handshake_timeout,
+                name: self.name,
             }),
         })
     }
@@ -242,6 +251,7 @@ struct Shared {
     config: Arc<ClientConfig>,
     sni: Option<ServerName<'static>>,
     timeout: Duration,
+    name: Option<String>,
 }
 
 /// A connector that adds TLS to an lb-tcp connector; see the [module docs](self).
@@ -292,6 +302,7 @@ impl TlsConnect<()> {
             protocols: Protocols::default(),
             sessions: DEFAULT_CLIENT_SESSIONS,
             handshake_timeout: DEFAULT_CONNECT_HANDSHAKE_TIMEOUT,
+            name: None,
         }
     }
 }
@@ -366,12 +377,19 @@ where
                 Err(_) => Err(TlsError::HandshakeTimeout(shared.timeout)),
             };
             if let Err(e) = &result {
+                // One line per failure, with rustls' reason ("invalid peer certificate:
+                // UnknownIssuer") rather than our wrapper's prefix.
+                let reason = match e {
+                    TlsError::Handshake(tls) => tls.to_string(),
+                    TlsError::Io(io) => io.to_string(),
+                    other => other.to_string(),
+                };
+                let name = shared.name.clone().unwrap_or_else(|| addr.to_string());
                 tracing::warn!(
                     target: "lb_tls::handshake",
                     server = %addr,
                     sni = sni.as_ref().map_or("-".into(), |n| n.to_str()).as_ref(),
-                    error = %e,
-                    "TLS handshake to server failed"
+                    "TLS handshake with server {name} failed: {reason}"
                 );
             }
             result

@@ -3,12 +3,17 @@
 use lb_core::matcher::{IntMatch, IpNet, StrMatch};
 
 use super::error::ErrorKind;
-use super::model::{Acl, AclRef, AclTest, Condition, Fetch, Match, Mode, SampleType, Span, Term};
+use super::model::{
+    Acl, AclRef, AclTest, Condition, DnPart, Fetch, Match, Mode, SampleType, Span, Term,
+};
 use super::parse::{check_name, header_name, split_call, suggest, uint, Ctx, Draft, Line};
 
-const FETCHES: &str = "supported: path, url, hdr(<name>), method, src, dst_port, req.ssl_sni, \
-                       req.ssl_hello_type, req.proto_http, ssl_fc, always_true, always_false; \
-                       path, url and hdr also with _beg, _end, _sub, _dir, _dom, _len";
+const FETCHES: &str = "supported: path, url, hdr(<name>), method, src, dst, dst_port, \
+                       req.ssl_sni, req.ssl_hello_type, req.proto_http, ssl_fc, ssl_fc_sni, \
+                       ssl_fc_alpn, ssl_fc_protocol, ssl_fc_cipher, ssl_c_used, ssl_c_verify, \
+                       ssl_c_s_dn, ssl_c_i_dn, ssl_c_sha1, nbsrv(<backend>), always_true, \
+                       always_false; path, url and hdr also with _beg, _end, _sub, _dir, \
+                       _dom, _len";
 
 const NO_REGEX: &str = "lb has no regular expression engine; use _beg, _end, _sub, _dir or _dom";
 
@@ -104,7 +109,9 @@ fn fetch(word: &str) -> Result<(Fetch, Option<Method>), ErrorKind> {
     let (base, method) = match name {
         "path" | "url" | "hdr" | "req.hdr" | "method" | "src" | "dst_port" | "req.ssl_sni"
         | "req_ssl_sni" | "req.ssl_hello_type" | "req_ssl_hello_type" | "req.proto_http"
-        | "req_proto_http" | "ssl_fc" | "always_true" | "always_false" | "nbsrv" => (name, None),
+        | "req_proto_http" | "ssl_fc" | "always_true" | "always_false" | "nbsrv" | "dst"
+        | "ssl_fc_sni" | "ssl_fc_alpn" | "ssl_fc_protocol" | "ssl_fc_cipher" | "ssl_c_used"
+        | "ssl_c_verify" | "ssl_c_s_dn" | "ssl_c_i_dn" | "ssl_c_sha1" => (name, None),
         _ => {
             let (base, suffix) = name.rsplit_once('_').unwrap_or((name, ""));
             if !matches!(base, "path" | "url" | "hdr") {
@@ -170,6 +177,25 @@ fn fetch(word: &str) -> Result<(Fetch, Option<Method>), ErrorKind> {
         "req.ssl_hello_type" | "req_ssl_hello_type" => no_arg(Fetch::ReqSslHelloType)?,
         "req.proto_http" | "req_proto_http" => no_arg(Fetch::ReqProtoHttp)?,
         "ssl_fc" => no_arg(Fetch::SslFc)?,
+        "dst" => no_arg(Fetch::Dst)?,
+        "ssl_fc_sni" => no_arg(Fetch::SslFcSni)?,
+        "ssl_fc_alpn" => no_arg(Fetch::SslFcAlpn)?,
+        "ssl_fc_protocol" => no_arg(Fetch::SslFcProtocol)?,
+        "ssl_fc_cipher" => no_arg(Fetch::SslFcCipher)?,
+        "ssl_c_used" => no_arg(Fetch::SslCUsed)?,
+        "ssl_c_verify" => no_arg(Fetch::SslCVerify)?,
+        "ssl_c_i_dn" => no_arg(Fetch::SslCIDn)?,
+        "ssl_c_sha1" => no_arg(Fetch::SslCSha1)?,
+        "ssl_c_s_dn" => match arg {
+            None => Fetch::SslCSDn(DnPart::Full),
+            Some("CN" | "commonName") => Fetch::SslCSDn(DnPart::CommonName),
+            Some(other) => {
+                return Err(ErrorKind::UnsupportedValue {
+                    what: format!("ssl_c_s_dn entry '{other}'"),
+                    note: Some("supported: ssl_c_s_dn (the whole subject) or ssl_c_s_dn(CN)"),
+                })
+            }
+        },
         "always_true" => no_arg(Fetch::AlwaysTrue)?,
         "nbsrv" => {
             let b = arg
@@ -194,6 +220,23 @@ pub(crate) fn hash_fetch(expr: &str) -> Result<Fetch, ErrorKind> {
             what: "hash expression",
             value: expr.to_owned(),
             reason: "expected a plain fetch such as path, url, src or hdr(<name>)".into(),
+        });
+    }
+    Ok(f)
+}
+
+/// The fetch of a `%[...]` sample in a value format (`http-request set-header`).
+pub(crate) fn sample_fetch(expr: &str) -> Result<Fetch, ErrorKind> {
+    // `ssl_c_sha1,hex` is the usual spelling; the fingerprint is hex already.
+    let expr = expr.strip_suffix(",hex").filter(|f| *f == "ssl_c_sha1").unwrap_or(expr);
+    let (f, implied) = fetch(expr)?;
+    if implied.is_some() {
+        return Err(ErrorKind::InvalidValue {
+            what: "sample",
+            value: expr.to_owned(),
+            reason: "a suffixed fetch is an ACL match, not a sample; write the plain fetch \
+                     (path, url, hdr(<name>))"
+                .into(),
         });
     }
     Ok(f)

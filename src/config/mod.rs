@@ -99,15 +99,17 @@ use std::path::{Path, PathBuf};
 
 pub use error::{ConfigError, ConfigErrors, ErrorKind, Warning};
 pub use lexer::LexError;
+pub use model::CheckProto;
 pub use model::{
     Acl, AclRef, AclTest, AgentParams, Backend, BackendRef, Bind, BindTls, CheckKindConfig,
     CheckParams, ClientVerify, Condition, Config, ErrorFile, Facility, Fetch, Frontend, Global,
     HttpCheck, HttpCheckExpect, HttpCheckMatch, HttpCheckSend, HttpConnMode, HttpRequestAction,
     HttpRequestRule, LogDestination, LogLevel, LogTarget, Match, Mode, Observe, OnError, ProxyLog,
-    SampleType, SectionKind, Server, ServerAddress, Service, Span, Stats, StatsAuth, StatsLevel,
-    StatsSocket, SyslogFormat, TcpCheckRuleConfig, TcpContentAction, TcpContentRule, Term,
-    Timeouts, TlsVersion, TrackTarget, UseBackend,
+    SampleType, SectionKind, Server, ServerAddress, ServerTls, ServerVerify, Service, Span, Stats,
+    StatsAuth, StatsLevel, StatsSocket, SyslogFormat, TcpCheckRuleConfig, TcpContentAction,
+    TcpContentRule, Term, Timeouts, TlsVersion, TrackTarget, UseBackend,
 };
+pub use model::{DnPart, ValueFormat};
 
 impl Config {
     /// Loads configuration files and directories, in order, with environment variables

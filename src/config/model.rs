@@ -113,6 +113,9 @@ pub struct Global {
     pub logs: Vec<LogTarget>,
     /// `stats socket` lines: the runtime API.
     pub stats_sockets: Vec<StatsSocket>,
+    /// `ssl-server-verify none|required`: the default `verify` of `server ... ssl` lines.
+    /// Default is required.
+    pub ssl_server_verify: ServerVerify,
 }
 
 /// A `log` line: `log <target> [len <n>] [format <fmt>] <facility> [<max level> [<min
@@ -652,7 +655,7 @@ pub struct HttpCheckSend {
     pub body: Option<String>,
 }
 
-/// `http-check expect [!] status <codes> | string <text>`.
+/// `http-check expect [!] status <codes> | rstatus <regex> | string <text> | rstring <regex>`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct HttpCheckExpect {
@@ -672,6 +675,11 @@ pub enum HttpCheckMatch {
     Status(String),
     /// `string <text>`: the body contains the text.
     String(String),
+    /// `rstatus <regex>`: the status code (three digits) matches, as written (checked at
+    /// parse time).
+    Rstatus(String),
+    /// `rstring <regex>`: the body matches, as written (checked at parse time).
+    Rstring(String),
 }
 
 /// One `tcp-check` rule.
@@ -695,6 +703,13 @@ pub enum TcpCheckRuleConfig {
         pattern: Vec<u8>,
         /// Whether the pattern was given as `binary <hex>`.
         binary: bool,
+    },
+    /// `tcp-check expect [!] rstring <regex>`.
+    ExpectRegex {
+        /// `!`: the rule passes when the match fails.
+        negate: bool,
+        /// The regex, as written (checked at parse time).
+        regex: String,
     },
 }
 
@@ -815,12 +830,45 @@ pub enum Fetch {
     ReqProtoHttp,
     /// `ssl_fc`: the client connection uses TLS.
     SslFc,
+    /// `dst`: the local IP address the client connected to.
+    Dst,
+    /// `ssl_fc_sni`: the server name the TLS client asked for.
+    SslFcSni,
+    /// `ssl_fc_alpn`: the negotiated ALPN protocol (`h2`, `http/1.1`).
+    SslFcAlpn,
+    /// `ssl_fc_protocol`: `TLSv1.2` or `TLSv1.3`.
+    SslFcProtocol,
+    /// `ssl_fc_cipher`: the cipher suite's OpenSSL name.
+    SslFcCipher,
+    /// `ssl_c_used`: the client presented a certificate.
+    SslCUsed,
+    /// `ssl_c_verify`: the client certificate's verification result, 0 when it verified
+    /// (an established connection always has 0: a failed verification ends the handshake).
+    SslCVerify,
+    /// `ssl_c_s_dn`: the client certificate's subject in OpenSSL's one-line form
+    /// (`/C=FR/O=Example/CN=alice`); `ssl_c_s_dn(CN)`: its common name only.
+    SslCSDn(DnPart),
+    /// `ssl_c_i_dn`: the client certificate's issuer in one-line form.
+    SslCIDn,
+    /// `ssl_c_sha1`: the SHA-1 fingerprint of the client certificate, as uppercase hex
+    /// (what HAProxy's binary-to-string cast prints).
+    SslCSha1,
     /// `always_true`.
     AlwaysTrue,
     /// `always_false`.
     AlwaysFalse,
     /// `nbsrv(<backend>)`: how many servers of the backend take traffic.
     NbSrv(Arc<str>),
+}
+
+/// Which part of a distinguished name `ssl_c_s_dn` gives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum DnPart {
+    /// The whole name, one-line form.
+    Full,
+    /// `(CN)`: the common name.
+    CommonName,
 }
 
 /// The type of a sample, which decides the default match method.
@@ -850,6 +898,16 @@ impl Fetch {
             Fetch::ReqSslHelloType => "req.ssl_hello_type",
             Fetch::ReqProtoHttp => "req.proto_http",
             Fetch::SslFc => "ssl_fc",
+            Fetch::Dst => "dst",
+            Fetch::SslFcSni => "ssl_fc_sni",
+            Fetch::SslFcAlpn => "ssl_fc_alpn",
+            Fetch::SslFcProtocol => "ssl_fc_protocol",
+            Fetch::SslFcCipher => "ssl_fc_cipher",
+            Fetch::SslCUsed => "ssl_c_used",
+            Fetch::SslCVerify => "ssl_c_verify",
+            Fetch::SslCSDn(_) => "ssl_c_s_dn",
+            Fetch::SslCIDn => "ssl_c_i_dn",
+            Fetch::SslCSha1 => "ssl_c_sha1",
             Fetch::AlwaysTrue => "always_true",
             Fetch::AlwaysFalse => "always_false",
             Fetch::NbSrv(_) => "nbsrv",
@@ -859,14 +917,27 @@ impl Fetch {
     /// The type of the sample.
     pub fn sample_type(&self) -> SampleType {
         match self {
-            Fetch::Path | Fetch::Url | Fetch::Hdr(_) | Fetch::Method | Fetch::ReqSslSni => {
-                SampleType::String
+            Fetch::Path
+            | Fetch::Url
+            | Fetch::Hdr(_)
+            | Fetch::Method
+            | Fetch::ReqSslSni
+            | Fetch::SslFcSni
+            | Fetch::SslFcAlpn
+            | Fetch::SslFcProtocol
+            | Fetch::SslFcCipher
+            | Fetch::SslCSDn(_)
+            | Fetch::SslCIDn
+            | Fetch::SslCSha1 => SampleType::String,
+            Fetch::Src | Fetch::Dst => SampleType::Ip,
+            Fetch::DstPort | Fetch::ReqSslHelloType | Fetch::NbSrv(_) | Fetch::SslCVerify => {
+                SampleType::Integer
             }
-            Fetch::Src => SampleType::Ip,
-            Fetch::DstPort | Fetch::ReqSslHelloType | Fetch::NbSrv(_) => SampleType::Integer,
-            Fetch::ReqProtoHttp | Fetch::SslFc | Fetch::AlwaysTrue | Fetch::AlwaysFalse => {
-                SampleType::Boolean
-            }
+            Fetch::ReqProtoHttp
+            | Fetch::SslFc
+            | Fetch::SslCUsed
+            | Fetch::AlwaysTrue
+            | Fetch::AlwaysFalse => SampleType::Boolean,
         }
     }
 
@@ -883,6 +954,7 @@ impl fmt::Display for Fetch {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Fetch::Hdr(name) => write!(f, "hdr({name})"),
+            Fetch::SslCSDn(DnPart::CommonName) => f.write_str("ssl_c_s_dn(CN)"),
             other => f.write_str(other.keyword()),
         }
     }
@@ -1015,6 +1087,39 @@ pub struct HttpRequestRule {
 pub enum HttpRequestAction {
     /// `use-service <name>`: answer with a built-in service.
     UseService(Service),
+    /// `set-header <name> <fmt>`: replaces every occurrence of the header.
+    SetHeader(HeaderName, ValueFormat),
+    /// `add-header <name> <fmt>`: appends one more occurrence.
+    AddHeader(HeaderName, ValueFormat),
+    /// `del-header <name>`: removes every occurrence.
+    DelHeader(HeaderName),
+    /// `deny [deny_status <code>]`: answers with the error page of that status (403 by
+    /// default) and stops.
+    Deny(u16),
+}
+
+impl HttpRequestAction {
+    /// The action's keyword, as written after `http-request`.
+    pub fn keyword(&self) -> &'static str {
+        match self {
+            HttpRequestAction::UseService(_) => "use-service",
+            HttpRequestAction::SetHeader(..) => "set-header",
+            HttpRequestAction::AddHeader(..) => "add-header",
+            HttpRequestAction::DelHeader(_) => "del-header",
+            HttpRequestAction::Deny(_) => "deny",
+        }
+    }
+}
+
+/// A log-format string that builds a value (`http-request set-header X-DN %[ssl_c_s_dn]`):
+/// the parsed format, and the fetch of each of its `%[...]` samples.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ValueFormat {
+    /// The format, parsed with [`LogFormat::parse_value`].
+    pub format: LogFormat,
+    /// The fetch of each sample, in the order of [`LogFormat::samples`].
+    pub samples: Vec<Fetch>,
 }
 
 /// Built-in services for `http-request use-service`.
@@ -1122,6 +1227,8 @@ pub struct Backend {
     pub servers: Vec<Server>,
     /// `retries`. Default is 3.
     pub retries: u32,
+    /// `retry-on` keywords (validated); empty means HAProxy's default, `conn-failure`.
+    pub retry_on: Vec<String>,
     /// `option redispatch`.
     pub redispatch: Redispatch,
     /// `http-reuse`. Default is safe.
@@ -1222,6 +1329,12 @@ impl Backend {
                             HttpExpect::status(list).map_err(|err| at(&e.span, err))?
                         }
                         HttpCheckMatch::String(s) => HttpExpect::string(s.as_str()),
+                        HttpCheckMatch::Rstatus(re) => {
+                            HttpExpect::rstatus(re).map_err(|err| at(&e.span, err))?
+                        }
+                        HttpCheckMatch::Rstring(re) => {
+                            HttpExpect::rstring(re).map_err(|err| at(&e.span, err))?
+                        }
                     };
                     h = h.expect(if e.negate { rule.negate() } else { rule });
                 }
@@ -1252,6 +1365,10 @@ impl Backend {
                             } else {
                                 TcpExpect::string(String::from_utf8_lossy(pattern))
                             };
+                            TcpCheckRule::expect(if *negate { e.negate() } else { e })
+                        }
+                        TcpCheckRuleConfig::ExpectRegex { negate, regex } => {
+                            let e = TcpExpect::rstring(regex).map_err(|e| e.to_string())?;
                             TcpCheckRule::expect(if *negate { e.negate() } else { e })
                         }
                     });
@@ -1299,6 +1416,10 @@ pub struct Server {
     pub disabled: bool,
     /// `send-proxy` (v1) or `send-proxy-v2`: send a PROXY protocol header.
     pub send_proxy: Option<ProxyProtocolVersion>,
+    /// `send-proxy-v2-ssl`, `send-proxy-v2-ssl-cn`, `proxy-v2-options ssl,cert-cn,ssl-cipher`:
+    /// the PROXY v2 header carries the `PP2_TYPE_SSL` TLV with these sub-TLVs (only with
+    /// `send_proxy` v2).
+    pub send_proxy_ssl: Option<lb_tcp::proxy_protocol::SslOptions>,
     /// `source <ip>[:<port>]`: the local address of connections to the server.
     pub source: Option<SocketAddr>,
     /// `id`: the numeric id (stable hashing, `first`). Default is the position.
@@ -1307,6 +1428,48 @@ pub struct Server {
     pub check: CheckParams,
     /// `track [<backend>/]<server>`: copy another server's state instead of checking.
     pub track: Option<TrackTarget>,
+    /// `ssl ...`: TLS towards the server. `None` is plain TCP.
+    pub tls: Option<ServerTls>,
+}
+
+/// TLS towards a server (`server ... ssl ...`). Relative paths are resolved against the
+/// directory of the configuration file; the files are read when the runtime starts.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ServerTls {
+    /// `verify none|required`, else `ssl-server-verify`, else required. `required` needs a
+    /// `ca-file` (a load error otherwise, as in HAProxy).
+    pub verify: ServerVerify,
+    /// `ca-file`: the CAs the server's certificate must chain to.
+    pub ca_file: Option<PathBuf>,
+    /// `crt`: the client certificate (chain and key, PEM) presented to the server.
+    pub crt: Option<PathBuf>,
+    /// `sni str(<name>)`: the server name sent. Default is none: no SNI is sent.
+    pub sni: Option<String>,
+    /// `verifyhost`: the name the server's certificate must carry. Default is the SNI.
+    pub verifyhost: Option<String>,
+    /// `alpn`: protocols offered, in order. With `h2` alone (on every server of an HTTP
+    /// backend) the backend talks HTTP/2 to its servers.
+    pub alpn: Vec<String>,
+    /// `ssl-min-ver`. Default is TLSv1.2.
+    pub min_version: Option<TlsVersion>,
+    /// `ssl-max-ver`. Default is TLSv1.3.
+    pub max_version: Option<TlsVersion>,
+    /// `no-ssl-reuse`: no TLS session resumption towards the server.
+    pub no_ssl_reuse: bool,
+    /// Whether `verify` was given (else `ssl-server-verify` decides).
+    pub(crate) verify_set: bool,
+}
+
+/// `verify` of a `server` line, and `ssl-server-verify`: the server's certificate.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ServerVerify {
+    /// Nothing is checked (insecure: anyone in the path can impersonate the server).
+    None,
+    /// The chain must lead to a `ca-file` CA, and the name must match.
+    #[default]
+    Required,
 }
 
 impl Server {
@@ -1377,6 +1540,8 @@ pub struct CheckParams {
     pub ssl: bool,
     /// `check-sni`: the SNI checks send.
     pub sni: Option<String>,
+    /// `check-proto`: the protocol of HTTP checks. Default is HTTP/1.
+    pub proto: CheckProto,
     /// Agent check settings.
     pub agent: AgentParams,
     /// `observe layer4|layer7`: passive checks on live traffic.
@@ -1400,12 +1565,24 @@ impl Default for CheckParams {
             addr: None,
             ssl: false,
             sni: None,
+            proto: CheckProto::H1,
             agent: AgentParams::default(),
             observe: None,
             error_limit: 10,
             on_error: OnError::FailCheck,
         }
     }
+}
+
+/// `check-proto h1|h2`: the protocol HTTP checks speak.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum CheckProto {
+    /// `h1`: HTTP/1 (the default).
+    #[default]
+    H1,
+    /// `h2`: HTTP/2 with prior knowledge (h2c, or h2 inside `check-ssl`).
+    H2,
 }
 
 /// Agent-check settings (`agent-check`, `agent-port`, `agent-inter`, `agent-send`).

@@ -199,6 +199,7 @@ const PROXY_KEYWORDS: &[&str] = &[
     "server",
     "default-server",
     "retries",
+    "retry-on",
     "option",
     "http-reuse",
     "default_backend",
@@ -226,6 +227,7 @@ const GLOBAL_KEYWORDS: &[&str] = &[
     "stats",
     "daemon",
     "pidfile",
+    "ssl-server-verify",
 ];
 
 const OPTIONS: &[&str] = &[
@@ -297,6 +299,7 @@ pub(crate) struct Draft {
     pub(crate) servers: Vec<Server>,
     pub(crate) default_server: ServerParams,
     retries: u32,
+    retry_on: Vec<String>,
     redispatch: Redispatch,
     http_reuse: ReuseMode,
     forwardfor: Option<(ForwardFor, Span)>,
@@ -345,6 +348,7 @@ impl Draft {
             servers: Vec::new(),
             default_server: ServerParams::default(),
             retries: 3,
+            retry_on: Vec::new(),
             redispatch: Redispatch::Off,
             http_reuse: ReuseMode::default(),
             forwardfor: None,
@@ -405,11 +409,14 @@ impl Draft {
             v.extend(u.cond.clone().map(|c| ("use_backend", u.span.clone(), c)));
         }
         for r in &self.http_request {
-            v.extend(
-                r.cond
-                    .clone()
-                    .map(|c| ("http-request use-service", r.span.clone(), c)),
-            );
+            let kw = match r.action {
+                HttpRequestAction::UseService(_) => "http-request use-service",
+                HttpRequestAction::SetHeader(..) => "http-request set-header",
+                HttpRequestAction::AddHeader(..) => "http-request add-header",
+                HttpRequestAction::DelHeader(_) => "http-request del-header",
+                HttpRequestAction::Deny(_) => "http-request deny",
+            };
+            v.extend(r.cond.clone().map(|c| (kw, r.span.clone(), c)));
         }
         for r in &self.tcp_content {
             v.extend(
@@ -764,6 +771,7 @@ impl<'e> Parser<'e> {
             &self.backends,
         );
         check_tracks(&mut self.cx, &self.backends);
+        server::check_server_tls(&mut self.cx, &self.global, &mut self.backends);
         if self.cx.errors.is_empty() {
             return Ok(Config {
                 global: self.global,
@@ -824,6 +832,20 @@ fn global_keyword(g: &mut Global, l: &mut Line<'_>) -> Result<(), ErrorKind> {
             }
             g.stats_sockets.push(stats_socket(l)?);
             Ok(())
+        }
+        "ssl-server-verify" => {
+            g.ssl_server_verify = match l.req(1, "none or required")? {
+                "none" => ServerVerify::None,
+                "required" => ServerVerify::Required,
+                other => {
+                    return Err(ErrorKind::UnknownValue {
+                        what: "ssl-server-verify",
+                        value: other.to_owned(),
+                        expected: "none or required",
+                    })
+                }
+            };
+            l.end(2)
         }
         "daemon" => Err(ErrorKind::NotSupported {
             reason: "lb runs in the foreground (use a service manager to daemonize it)",
@@ -1070,6 +1092,7 @@ fn proxy_keyword(cx: &mut Ctx, d: &mut Draft, l: &mut Line<'_>) -> Result<(), Er
         | "hash-balance-factor"
         | "default-server"
         | "retries"
+        | "retry-on"
         | "http-reuse"
         | "stats"
         | "http-check"
@@ -1130,11 +1153,48 @@ fn proxy_keyword(cx: &mut Ctx, d: &mut Draft, l: &mut Line<'_>) -> Result<(), Er
             d.balance.hash_balance_factor = f;
             l.end(2)
         }
-        "server" => server::server_line(d, l),
-        "default-server" => server::default_server_line(d, l),
+        "server" => server::server_line(&cx.dir, d, l),
+        "default-server" => server::default_server_line(&cx.dir, d, l),
         "retries" => {
             d.retries = u32_in("retries", l.req(1, "retry count")?, 0, 100)?;
             l.end(2)
+        }
+        "retry-on" => {
+            const KEYWORDS: [&str; 15] = [
+                "none",
+                "conn-failure",
+                "empty-response",
+                "junk-response",
+                "response-timeout",
+                "0rtt-rejected",
+                "404",
+                "408",
+                "425",
+                "500",
+                "501",
+                "502",
+                "503",
+                "504",
+                "all-retryable-errors",
+            ];
+            l.req(1, "failure keywords")?;
+            let mut words = Vec::new();
+            let mut i = 1;
+            while let Some(w) = l.arg(i) {
+                if !KEYWORDS.contains(&w) {
+                    return Err(ErrorKind::UnknownValue {
+                        what: "retry-on keyword",
+                        value: w.to_owned(),
+                        expected: "none, conn-failure, empty-response, junk-response, \
+                                   response-timeout, 0rtt-rejected, 404, 408, 425, 500, 501, \
+                                   502, 503, 504 or all-retryable-errors",
+                    });
+                }
+                words.push(w.to_owned());
+                i += 1;
+            }
+            d.retry_on = words;
+            Ok(())
         }
         "option" => option(d, l, false),
         "no" => match l.arg(1) {
@@ -1486,7 +1546,7 @@ fn bind(dir: &Path, l: &Line<'_>) -> Result<Bind, ErrorKind> {
 }
 
 /// The value of `ssl-min-ver` and `ssl-max-ver`.
-fn tls_version(v: &str) -> Result<TlsVersion, ErrorKind> {
+pub(crate) fn tls_version(v: &str) -> Result<TlsVersion, ErrorKind> {
     match v {
         "TLSv1.2" => Ok(TlsVersion::Tls12),
         "TLSv1.3" => Ok(TlsVersion::Tls13),
@@ -2019,7 +2079,10 @@ fn http_check(d: &mut Draft, l: &mut Line<'_>) -> Result<(), ErrorKind> {
                 Some("!") => (true, 3),
                 _ => (false, 2),
             };
-            let what = l.req(at, "match (status <codes> or string <text>)")?;
+            let what = l.req(
+                at,
+                "match (status <codes>, rstatus <regex>, string <text> or rstring <regex>)",
+            )?;
             let matcher = match what {
                 "status" => {
                     let list = l
@@ -2033,16 +2096,19 @@ fn http_check(d: &mut Draft, l: &mut Line<'_>) -> Result<(), ErrorKind> {
                         .ok_or(ErrorKind::MissingValue { option: "string" })?
                         .to_owned(),
                 ),
-                "rstatus" | "rstring" => {
-                    return Err(ErrorKind::Invalid(
-                        "regex expects are not supported yet".into(),
-                    ))
-                }
+                "rstatus" => HttpCheckMatch::Rstatus(check_regex(
+                    l.arg(at + 1)
+                        .ok_or(ErrorKind::MissingValue { option: "rstatus" })?,
+                )?),
+                "rstring" => HttpCheckMatch::Rstring(check_regex(
+                    l.arg(at + 1)
+                        .ok_or(ErrorKind::MissingValue { option: "rstring" })?,
+                )?),
                 other => {
                     return Err(ErrorKind::UnknownValue {
                         what: "http-check expect match",
                         value: other.to_owned(),
-                        expected: "status or string",
+                        expected: "status, rstatus, string or rstring",
                     })
                 }
             };
@@ -2073,6 +2139,22 @@ fn http_check(d: &mut Draft, l: &mut Line<'_>) -> Result<(), ErrorKind> {
             })
         }
     }
+}
+
+/// The regex of an `rstatus`/`rstring` expect, checked as lb-health compiles it (on bytes,
+/// HAProxy's PCRE semantics); returned as written.
+fn check_regex(re: &str) -> Result<String, ErrorKind> {
+    #[cfg(feature = "health")]
+    if let Err(lb_health::ConfigError::InvalidRegex { error, .. }) =
+        lb_health::ExpectRegex::new("expect", re)
+    {
+        return Err(ErrorKind::InvalidValue {
+            what: "regex",
+            value: re.to_owned(),
+            reason: error,
+        });
+    }
+    Ok(re.to_owned())
 }
 
 /// `http-check expect status` codes: `200`, `200,201`, `300-310`, up to 999.
@@ -2136,7 +2218,17 @@ fn tcp_check(d: &mut Draft, l: &mut Line<'_>) -> Result<(), ErrorKind> {
                 Some("!") => (true, 3),
                 _ => (false, 2),
             };
-            let what = l.req(at, "match (string <text> or binary <hex>)")?;
+            let what = l.req(at, "match (string <text>, rstring <regex> or binary <hex>)")?;
+            if what == "rstring" {
+                let re = l
+                    .arg(at + 1)
+                    .ok_or(ErrorKind::MissingValue { option: "rstring" })?;
+                let regex = check_regex(re)?;
+                l.end(at + 2)?;
+                d.tcp_check
+                    .push(TcpCheckRuleConfig::ExpectRegex { negate, regex });
+                return Ok(());
+            }
             let (pattern, binary) = match what {
                 "string" => (
                     l.arg(at + 1)
@@ -2151,16 +2243,17 @@ fn tcp_check(d: &mut Draft, l: &mut Line<'_>) -> Result<(), ErrorKind> {
                         .ok_or(ErrorKind::MissingValue { option: "binary" })?)?,
                     true,
                 ),
-                "rstring" | "rbinary" => {
-                    return Err(ErrorKind::Invalid(
-                        "regex expects are not supported yet".into(),
-                    ))
+                "rbinary" => {
+                    return Err(ErrorKind::UnsupportedValue {
+                        what: "'rbinary'".into(),
+                        note: Some("use 'binary <hex>' or 'rstring <regex>'"),
+                    })
                 }
                 other => {
                     return Err(ErrorKind::UnknownValue {
                         what: "tcp-check expect match",
                         value: other.to_owned(),
-                        expected: "string or binary",
+                        expected: "string, rstring or binary",
                     })
                 }
             };
@@ -2442,29 +2535,93 @@ fn stats(d: &mut Draft, l: &mut Line<'_>) -> Result<(), ErrorKind> {
     Ok(())
 }
 
+/// The statuses `http-request deny deny_status` accepts (those with an error page).
+const DENY_STATUSES: [u16; 17] = [
+    200, 400, 403, 404, 405, 408, 410, 413, 414, 425, 429, 431, 500, 501, 502, 503, 504,
+];
+
 fn http_request(d: &mut Draft, l: &mut Line<'_>) -> Result<(), ErrorKind> {
     let action = l.req(1, "action")?;
     l.kw = format!("http-request {action}");
-    if action != "use-service" {
-        return Err(ErrorKind::UnsupportedKeyword { suggestion: None });
-    }
-    let service = match l.req(2, "service name")? {
-        "prometheus-exporter" => Service::PrometheusExporter,
-        other => {
-            return Err(ErrorKind::UnknownValue {
-                what: "service",
-                value: other.to_owned(),
-                expected: "prometheus-exporter",
-            })
+    let (action, next) = match action {
+        "use-service" => {
+            let service = match l.req(2, "service name")? {
+                "prometheus-exporter" => Service::PrometheusExporter,
+                other => {
+                    return Err(ErrorKind::UnknownValue {
+                        what: "service",
+                        value: other.to_owned(),
+                        expected: "prometheus-exporter",
+                    })
+                }
+            };
+            (HttpRequestAction::UseService(service), 3)
         }
+        "set-header" | "add-header" => {
+            let name = header_name(l.req(2, "header name")?)?;
+            let value = match l.arg(3) {
+                None | Some("if" | "unless") => {
+                    return Err(ErrorKind::MissingArgument {
+                        expected: "header value (a log-format string such as %[ssl_c_s_dn])",
+                    })
+                }
+                Some(v) => value_format(v)?,
+            };
+            let a = if action == "set-header" {
+                HttpRequestAction::SetHeader(name, value)
+            } else {
+                HttpRequestAction::AddHeader(name, value)
+            };
+            (a, 4)
+        }
+        "del-header" => {
+            let name = header_name(l.req(2, "header name")?)?;
+            if l.arg(3) == Some("-m") {
+                return Err(ErrorKind::UnsupportedValue {
+                    what: "'del-header -m'".into(),
+                    note: Some("headers are removed by exact name"),
+                });
+            }
+            (HttpRequestAction::DelHeader(name), 3)
+        }
+        "deny" => match l.arg(2) {
+            Some(kw @ ("deny_status" | "status")) => {
+                let v = l.req(3, "status code")?;
+                let code = v
+                    .parse::<u16>()
+                    .ok()
+                    .filter(|c| DENY_STATUSES.contains(c))
+                    .ok_or_else(|| ErrorKind::InvalidValue {
+                        what: if kw == "status" { "status" } else { "deny_status" },
+                        value: v.to_owned(),
+                        reason: "expected one of 200, 400, 403, 404, 405, 408, 410, 413, 414, \
+                                 425, 429, 431, 500, 501, 502, 503, 504"
+                            .into(),
+                    })?;
+                (HttpRequestAction::Deny(code), 4)
+            }
+            _ => (HttpRequestAction::Deny(403), 2),
+        },
+        _ => return Err(ErrorKind::UnsupportedKeyword { suggestion: None }),
     };
-    let cond = rule_condition(l, 3)?;
+    let cond = rule_condition(l, next)?;
     d.http_request.push(HttpRequestRule {
         span: l.span.clone(),
-        action: HttpRequestAction::UseService(service),
+        action,
         cond,
     });
     Ok(())
+}
+
+/// A value format (`set-header <name> <fmt>`): log-format text with `%[sample]`s, each
+/// sample a fetch lb knows.
+fn value_format(s: &str) -> Result<ValueFormat, ErrorKind> {
+    let format = LogFormat::parse_value(s).map_err(ErrorKind::LogFormat)?;
+    let samples = format
+        .samples()
+        .map(acl::sample_fetch)
+        .collect::<Result<_, _>>()?;
+    Ok(ValueFormat { format, samples })
 }
 
 fn tcp_request(d: &mut Draft, l: &mut Line<'_>) -> Result<(), ErrorKind> {
@@ -2553,6 +2710,28 @@ fn finish_proxy(cx: &mut Ctx, mut d: Draft) -> (Option<Frontend>, Option<Backend
             if s.check.observe == Some(Observe::Layer7) {
                 needs_http(cx, &d, &s.span, "server", "'observe layer7'".into());
             }
+        }
+    }
+    if is_be {
+        // `check-proto h2` only fits HTTP checks (as in HAProxy).
+        let http_check = matches!(
+            (&d.check_kind, &d.httpchk),
+            (Some(CheckKindConfig::Http), _) | (None, Some(_))
+        );
+        for s in &d.servers {
+            if s.check.enabled && s.check.proto == CheckProto::H2 && !http_check {
+                let needs = ErrorKind::Requires {
+                    what: "check-proto h2",
+                    needs: "option httpchk",
+                };
+                cx.error(&s.span, Some("server"), needs);
+            }
+        }
+    }
+    if !http {
+        for r in &d.http_request {
+            let what = format!("'http-request {}'", r.action.keyword());
+            needs_http(cx, &d, &r.span, "http-request", what);
         }
     }
     let log_format = match d.log_style.take() {
@@ -2649,6 +2828,7 @@ fn finish_proxy(cx: &mut Ctx, mut d: Draft) -> (Option<Frontend>, Option<Backend
         hash_key: d.hash_key,
         servers: d.servers,
         retries: d.retries,
+        retry_on: d.retry_on,
         redispatch: d.redispatch,
         http_reuse: d.http_reuse,
         timeouts: d.timeouts,

@@ -1,14 +1,19 @@
 //! `server` and `default-server` lines.
 
 use std::net::{IpAddr, SocketAddr};
+use std::path::Path;
 use std::time::Duration;
 
 use lb_core::{Address, Weight};
+use lb_tcp::proxy_protocol::SslOptions;
 use lb_tcp::proxy_protocol::Version as ProxyProtocolVersion;
 
 use super::error::ErrorKind;
-use super::model::{CheckParams, Observe, OnError, Server, ServerAddress, TrackTarget};
-use super::parse::{check_name, port, positive_time, time, u32_in, Draft, Line};
+use super::model::{
+    Backend, CheckParams, CheckProto, Global, Observe, OnError, Server, ServerAddress, ServerTls,
+    ServerVerify, TrackTarget,
+};
+use super::parse::{check_name, port, positive_time, time, tls_version, u32_in, Ctx, Draft, Line};
 
 /// The settings `default-server` sets for later `server` lines.
 #[derive(Clone, Debug, Default)]
@@ -20,8 +25,14 @@ pub(crate) struct ServerParams {
     slowstart: Duration,
     disabled: bool,
     send_proxy: Option<ProxyProtocolVersion>,
+    /// `send-proxy-v2-ssl`, `send-proxy-v2-ssl-cn`, `proxy-v2-options`.
+    send_proxy_ssl: Option<SslOptions>,
     source: Option<SocketAddr>,
     check: CheckParams,
+    /// `ssl`: TLS towards the server.
+    ssl: bool,
+    /// The TLS options, used when `ssl` is set (`default-server` may give them alone).
+    tls: ServerTls,
 }
 
 /// The settings only a `server` line has.
@@ -32,7 +43,8 @@ struct Own<'a> {
 }
 
 /// `server <name> <address> [params]`.
-pub(crate) fn server_line(d: &mut Draft, l: &Line<'_>) -> Result<(), ErrorKind> {
+/// Relative TLS file paths are resolved against `dir`, the configuration file's directory.
+pub(crate) fn server_line(dir: &Path, d: &mut Draft, l: &Line<'_>) -> Result<(), ErrorKind> {
     let name = l.req(1, "server name")?;
     check_name("server name", name)?;
     let addr = l.req(2, "server address")?;
@@ -46,7 +58,7 @@ pub(crate) fn server_line(d: &mut Draft, l: &Line<'_>) -> Result<(), ErrorKind> 
     }
     let mut p = d.default_server.clone();
     let mut own = Own::default();
-    params(l, 3, &mut p, Some(&mut own))?;
+    params(dir, l, 3, &mut p, Some(&mut own))?;
     if let Some(id) = own.id {
         if let Some(first) = d.servers.iter().find(|s| s.id == Some(id)) {
             return Err(ErrorKind::Duplicate {
@@ -77,18 +89,24 @@ pub(crate) fn server_line(d: &mut Draft, l: &Line<'_>) -> Result<(), ErrorKind> 
         slowstart: p.slowstart,
         disabled: p.disabled,
         send_proxy: p.send_proxy,
+        send_proxy_ssl: p.send_proxy_ssl,
         source: p.source,
         id: own.id,
         check: p.check,
         track,
+        tls: p.ssl.then_some(p.tls),
     });
     Ok(())
 }
 
 /// `default-server [params]`.
-pub(crate) fn default_server_line(d: &mut Draft, l: &Line<'_>) -> Result<(), ErrorKind> {
+pub(crate) fn default_server_line(
+    dir: &Path,
+    d: &mut Draft,
+    l: &Line<'_>,
+) -> Result<(), ErrorKind> {
     let mut p = d.default_server.clone();
-    params(l, 1, &mut p, None)?;
+    params(dir, l, 1, &mut p, None)?;
     d.default_server = p;
     Ok(())
 }
@@ -191,6 +209,7 @@ fn source_address(s: &str) -> Result<SocketAddr, ErrorKind> {
 
 /// Server parameters from word `i` on; `own` is `None` for `default-server`.
 fn params<'a>(
+    dir: &Path,
     l: &Line<'a>,
     mut i: usize,
     p: &mut ServerParams,
@@ -198,9 +217,42 @@ fn params<'a>(
 ) -> Result<(), ErrorKind> {
     while let Some(w) = l.arg(i) {
         let value = |option: &'static str| l.arg(i + 1).ok_or(ErrorKind::MissingValue { option });
+        let path = |option: &'static str| value(option).map(|v| dir.join(v));
         let mut takes_value = true;
         let c = &mut p.check;
+        let t = &mut p.tls;
         match w {
+            "verify" => {
+                t.verify = match value("verify")? {
+                    "none" => ServerVerify::None,
+                    "required" => ServerVerify::Required,
+                    other => {
+                        return Err(ErrorKind::UnknownValue {
+                            what: "verify",
+                            value: other.to_owned(),
+                            expected: "none or required",
+                        })
+                    }
+                };
+                t.verify_set = true;
+            }
+            "ca-file" => t.ca_file = Some(path("ca-file")?),
+            "crt" => t.crt = Some(path("crt")?),
+            "sni" => t.sni = Some(sni_expr(value("sni")?)?),
+            "verifyhost" => t.verifyhost = Some(value("verifyhost")?.to_owned()),
+            "alpn" => {
+                let v = value("alpn")?;
+                if v.is_empty() || v.split(',').any(str::is_empty) {
+                    return Err(ErrorKind::InvalidValue {
+                        what: "alpn",
+                        value: v.to_owned(),
+                        reason: "expected a comma-separated list such as h2,http/1.1".into(),
+                    });
+                }
+                t.alpn = v.split(',').map(str::to_owned).collect();
+            }
+            "ssl-min-ver" => t.min_version = Some(tls_version(value("ssl-min-ver")?)?),
+            "ssl-max-ver" => t.max_version = Some(tls_version(value("ssl-max-ver")?)?),
             "weight" => {
                 let n = u32_in("weight", value("weight")?, 0, 256)?;
                 p.weight = Weight::new(n).map_err(|e| ErrorKind::Invalid(e.to_string()))?;
@@ -289,6 +341,22 @@ fn params<'a>(
                 };
             }
             "check-sni" => c.sni = Some(value("check-sni")?.to_owned()),
+            "proxy-v2-options" => {
+                p.send_proxy_ssl = proxy_v2_options(value("proxy-v2-options")?)?;
+            }
+            "check-proto" => {
+                c.proto = match value("check-proto")? {
+                    "h1" => CheckProto::H1,
+                    "h2" => CheckProto::H2,
+                    other => {
+                        return Err(ErrorKind::UnknownValue {
+                            what: "check-proto",
+                            value: other.to_owned(),
+                            expected: "h1 or h2",
+                        })
+                    }
+                };
+            }
             flag => {
                 takes_value = false;
                 match flag {
@@ -299,12 +367,25 @@ fn params<'a>(
                     "send-proxy" => p.send_proxy = Some(ProxyProtocolVersion::V1),
                     "send-proxy-v2" => p.send_proxy = Some(ProxyProtocolVersion::V2),
                     "no-send-proxy" | "no-send-proxy-v2" => p.send_proxy = None,
+                    "send-proxy-v2-ssl" | "send-proxy-v2-ssl-cn" => {
+                        p.send_proxy = Some(ProxyProtocolVersion::V2);
+                        let o = p.send_proxy_ssl.get_or_insert_with(SslOptions::default);
+                        o.cn |= flag == "send-proxy-v2-ssl-cn";
+                    }
+                    "no-send-proxy-v2-ssl" | "no-send-proxy-v2-ssl-cn" => {
+                        p.send_proxy = None;
+                        p.send_proxy_ssl = None;
+                    }
                     "check" => c.enabled = true,
                     "no-check" => c.enabled = false,
                     "agent-check" => c.agent.enabled = true,
                     "no-agent-check" => c.agent.enabled = false,
                     "check-ssl" => c.ssl = true,
                     "no-check-ssl" => c.ssl = false,
+                    "ssl" => p.ssl = true,
+                    "no-ssl" => p.ssl = false,
+                    "no-ssl-reuse" => p.tls.no_ssl_reuse = true,
+                    "ssl-reuse" => p.tls.no_ssl_reuse = false,
                     other => {
                         return Err(ErrorKind::UnsupportedValue {
                             what: format!("server option '{other}'"),
@@ -316,5 +397,85 @@ fn params<'a>(
         }
         i += if takes_value { 2 } else { 1 };
     }
+    if let (Some(min), Some(max)) = (p.tls.min_version, p.tls.max_version) {
+        if min > max {
+            return Err(ErrorKind::Invalid(format!(
+                "'ssl-min-ver {min}' is above 'ssl-max-ver {max}'"
+            )));
+        }
+    }
     Ok(())
+}
+
+/// The sample expression of `sni`: `str(<name>)` is a fixed name. The request's Host
+/// (`req.hdr(host)`) would need a connection pool per name, which lb does not have yet.
+fn sni_expr(expr: &str) -> Result<String, ErrorKind> {
+    if let Some(name) = expr.strip_prefix("str(").and_then(|r| r.strip_suffix(')')) {
+        if name.is_empty() || name.contains(char::is_whitespace) {
+            return Err(ErrorKind::InvalidValue {
+                what: "sni",
+                value: expr.to_owned(),
+                reason: "expected str(<server name>)".into(),
+            });
+        }
+        return Ok(name.to_owned());
+    }
+    let fetch = expr.split(',').next().unwrap_or(expr).to_ascii_lowercase();
+    let note = if matches!(fetch.as_str(), "req.hdr(host)" | "hdr(host)" | "ssl_fc_sni") {
+        "a per-request SNI; use sni str(<name>)"
+    } else {
+        "supported: str(<name>)"
+    };
+    Err(ErrorKind::UnsupportedValue {
+        what: format!("sni expression '{expr}'"),
+        note: Some(note),
+    })
+}
+
+/// Resolves the `verify` of `server ... ssl` lines that gave none (`ssl-server-verify`,
+/// else required) and reports those that must verify without a `ca-file`, as HAProxy.
+pub(crate) fn check_server_tls(cx: &mut Ctx, global: &Global, backends: &mut [Backend]) {
+    for s in backends.iter_mut().flat_map(|b| b.servers.iter_mut()) {
+        let Some(t) = s.tls.as_mut() else { continue };
+        if !t.verify_set {
+            t.verify = global.ssl_server_verify;
+        }
+        if t.verify == ServerVerify::Required && t.ca_file.is_none() {
+            let kind = if t.verify_set {
+                ErrorKind::Requires {
+                    what: "verify required",
+                    needs: "ca-file",
+                }
+            } else {
+                ErrorKind::Invalid(
+                    "'ssl' verifies the server's certificate by default but no 'ca-file' is \
+                     given: add 'ca-file <file>', or 'verify none' on the line (or \
+                     'ssl-server-verify none' in global) for a server you trust without it"
+                        .into(),
+                )
+            };
+            cx.error(&s.span, Some("server"), kind);
+        }
+    }
+}
+
+/// `proxy-v2-options <opt>[,<opt>...]`: the SSL TLV options lb implements (`ssl`,
+/// `cert-cn`, `ssl-cipher`); `None` when none of them asks for the SSL TLV.
+fn proxy_v2_options(list: &str) -> Result<Option<SslOptions>, ErrorKind> {
+    let mut ssl: Option<SslOptions> = None;
+    for opt in list.split(',') {
+        let o = ssl.get_or_insert_with(SslOptions::default);
+        match opt {
+            "ssl" => {}
+            "cert-cn" => o.cn = true,
+            "ssl-cipher" => o.cipher = true,
+            other => {
+                return Err(ErrorKind::UnsupportedValue {
+                    what: format!("proxy-v2-options '{other}'"),
+                    note: Some("supported: ssl, cert-cn, ssl-cipher"),
+                })
+            }
+        }
+    }
+    Ok(ssl)
 }

@@ -1165,9 +1165,11 @@ fn balance_errors() {
     assert_eq!(
         err(&be_http("  balance hash req.cook(x)")),
         "t.cfg:3: 'balance': fetch 'req.cook' is not supported yet (supported: path, url, \
-         hdr(<name>), method, src, dst_port, req.ssl_sni, req.ssl_hello_type, \
-         req.proto_http, ssl_fc, always_true, always_false; path, url and hdr also with _beg, \
-         _end, _sub, _dir, _dom, _len)"
+         hdr(<name>), method, src, dst, dst_port, req.ssl_sni, req.ssl_hello_type, \
+         req.proto_http, ssl_fc, ssl_fc_sni, ssl_fc_alpn, ssl_fc_protocol, ssl_fc_cipher, \
+         ssl_c_used, ssl_c_verify, ssl_c_s_dn, ssl_c_i_dn, ssl_c_sha1, nbsrv(<backend>), \
+         always_true, always_false; path, url and hdr also with _beg, _end, _sub, _dir, _dom, \
+         _len)"
     );
     assert_eq!(
         err(&be("  balance sticky")),
@@ -1550,8 +1552,13 @@ fn server_errors() {
         "t.cfg:2: 'server': server option 'cookie' is not supported yet"
     );
     assert_eq!(
-        s("1.2.3.4:80 ssl"),
-        "t.cfg:2: 'server': server option 'ssl' is not supported yet"
+        s("1.2.3.4:80 proxy-v2-options ssl,cert-sig"),
+        "t.cfg:2: 'server': proxy-v2-options 'cert-sig' is not supported yet (supported: ssl, \
+         cert-cn, ssl-cipher)"
+    );
+    assert_eq!(
+        s("1.2.3.4:80 proxy-v2-options"),
+        "t.cfg:2: 'server': missing value after 'proxy-v2-options'"
     );
     assert_eq!(
         s("1.2.3.4:80 observe layer7"),
@@ -2259,16 +2266,20 @@ fn acl_errors() {
     assert_eq!(
         a("x hdr_cnt(host) 1"),
         "t.cfg:4: 'acl': fetch 'hdr_cnt' is not supported yet (supported: path, url, \
-         hdr(<name>), method, src, dst_port, req.ssl_sni, req.ssl_hello_type, \
-         req.proto_http, ssl_fc, always_true, always_false; path, url and hdr also with _beg, \
-         _end, _sub, _dir, _dom, _len)"
+         hdr(<name>), method, src, dst, dst_port, req.ssl_sni, req.ssl_hello_type, \
+         req.proto_http, ssl_fc, ssl_fc_sni, ssl_fc_alpn, ssl_fc_protocol, ssl_fc_cipher, \
+         ssl_c_used, ssl_c_verify, ssl_c_s_dn, ssl_c_i_dn, ssl_c_sha1, nbsrv(<backend>), \
+         always_true, always_false; path, url and hdr also with _beg, _end, _sub, _dir, _dom, \
+         _len)"
     );
     assert_eq!(
         a("x query a"),
         "t.cfg:4: 'acl': fetch 'query' is not supported yet (supported: path, url, \
-         hdr(<name>), method, src, dst_port, req.ssl_sni, req.ssl_hello_type, \
-         req.proto_http, ssl_fc, always_true, always_false; path, url and hdr also with _beg, \
-         _end, _sub, _dir, _dom, _len)"
+         hdr(<name>), method, src, dst, dst_port, req.ssl_sni, req.ssl_hello_type, \
+         req.proto_http, ssl_fc, ssl_fc_sni, ssl_fc_alpn, ssl_fc_protocol, ssl_fc_cipher, \
+         ssl_c_used, ssl_c_verify, ssl_c_s_dn, ssl_c_i_dn, ssl_c_sha1, nbsrv(<backend>), \
+         always_true, always_false; path, url and hdr also with _beg, _end, _sub, _dir, _dom, \
+         _len)"
     );
     assert_eq!(
         a("x hdr(a(b)) a"),
@@ -2692,8 +2703,8 @@ fn http_request_rules() {
         "t.cfg:4: 'http-request': missing action"
     );
     assert_eq!(
-        h("  http-request set-header X-A b"),
-        "t.cfg:4: 'http-request set-header': not supported yet"
+        h("  http-request replace-header X-A b c"),
+        "t.cfg:4: 'http-request replace-header': not supported yet"
     );
     assert_eq!(
         h("  http-request use-service"),
@@ -2716,6 +2727,175 @@ fn http_request_rules() {
         err("defaults\n  http-request use-service prometheus-exporter\n"),
         "t.cfg:2: 'http-request': not allowed in a 'defaults' section (use it in a frontend, \
          backend or listen section)"
+    );
+}
+
+#[test]
+fn send_proxy_v2_ssl_keywords() {
+    use lb_tcp::proxy_protocol::SslOptions;
+    let c = parse(&be(
+        "  server a 1.2.3.4:80 send-proxy-v2-ssl\n\
+         server b 1.2.3.4:81 send-proxy-v2-ssl-cn\n\
+         server c 1.2.3.4:82 send-proxy-v2 proxy-v2-options ssl,ssl-cipher\n\
+         server d 1.2.3.4:83 send-proxy-v2-ssl-cn no-send-proxy-v2-ssl-cn\n\
+         server e 1.2.3.4:84 send-proxy-v2",
+    ));
+    let b = backend(&c);
+    let got: Vec<_> = b
+        .servers
+        .iter()
+        .map(|s| (s.send_proxy, s.send_proxy_ssl))
+        .collect();
+    let v2 = Some(ProxyVersion::V2);
+    assert_eq!(
+        got,
+        [
+            (v2, Some(SslOptions::default())),
+            (
+                v2,
+                Some(SslOptions {
+                    cn: true,
+                    cipher: false
+                })
+            ),
+            (
+                v2,
+                Some(SslOptions {
+                    cn: false,
+                    cipher: true
+                })
+            ),
+            (None, None),
+            (v2, None),
+        ]
+    );
+}
+
+#[test]
+fn http_request_header_and_deny_rules() {
+    let c = parse(&format!(
+        "{}backend b\n  mode http\n  http-request del-header X-Internal\n",
+        fe_http(
+            "  http-request set-header X-SSL-Client-DN %[ssl_c_s_dn]\n\
+             http-request set-header X-SSL %[ssl_fc]\n\
+             http-request set-header X-Forwarded-Proto https if { ssl_fc }\n\
+             http-request add-header X-Via \"lb %[src]:%cp %[ssl_c_sha1,hex]\"\n\
+             http-request del-header Proxy\n\
+             http-request deny if !{ ssl_c_verify 0 }\n\
+             http-request deny deny_status 429 unless { ssl_c_used }\n\
+             http-request deny status 503\n\
+             use_backend b if { ssl_fc_sni -m end .example.com } { ssl_c_s_dn(CN) alice }\n\
+             acl modern ssl_fc_protocol TLSv1.3\n\
+             acl h2 ssl_fc_alpn h2\n\
+             acl strong ssl_fc_cipher -m beg TLS_\n\
+             acl ca ssl_c_i_dn -m sub Example\n\
+             acl local dst 127.0.0.0/8",
+        )
+    ));
+    let f = frontend(&c);
+    let actions: Vec<&HttpRequestAction> = f.http_request.iter().map(|r| &r.action).collect();
+    assert_eq!(actions.len(), 8);
+    match actions[0] {
+        HttpRequestAction::SetHeader(name, v) => {
+            assert_eq!(name, "x-ssl-client-dn");
+            assert_eq!(v.samples, [Fetch::SslCSDn(DnPart::Full)]);
+        }
+        other => panic!("{other:?}"),
+    }
+    match actions[3] {
+        HttpRequestAction::AddHeader(_, v) => {
+            assert_eq!(v.samples, [Fetch::Src, Fetch::SslCSha1]);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(f.http_request[2].cond.is_some());
+    assert_eq!(actions[4], &HttpRequestAction::DelHeader("proxy".parse().unwrap()));
+    assert_eq!(actions[5], &HttpRequestAction::Deny(403));
+    assert_eq!(actions[6], &HttpRequestAction::Deny(429));
+    assert_eq!(actions[7], &HttpRequestAction::Deny(503));
+    let fetches: Vec<&Fetch> = f.acls.iter().flat_map(|a| &a.tests).map(|t| &t.fetch).collect();
+    assert_eq!(
+        fetches,
+        [
+            &Fetch::SslFcProtocol,
+            &Fetch::SslFcAlpn,
+            &Fetch::SslFcCipher,
+            &Fetch::SslCIDn,
+            &Fetch::Dst
+        ]
+    );
+    let b = backend(&c);
+    assert_eq!(b.http_request.len(), 1);
+
+    // A listen section keeps its rules on the frontend half.
+    let c = parse(
+        "listen l\n  bind :80\n  mode http\n  http-request set-header X-A 1\n  \
+         server s 127.0.0.1:80\n",
+    );
+    assert_eq!(c.frontend("l").map(|f| f.http_request.len()), Some(1));
+
+    let h = |line: &str| err(&fe_http(line));
+    assert_eq!(
+        h("  http-request set-header X-A"),
+        "t.cfg:4: 'http-request set-header': missing header value (a log-format string such \
+         as %[ssl_c_s_dn])"
+    );
+    assert_eq!(
+        h("  http-request add-header X-A if { ssl_fc }"),
+        "t.cfg:4: 'http-request add-header': missing header value (a log-format string such \
+         as %[ssl_c_s_dn])"
+    );
+    assert_eq!(
+        h("  http-request set-header X-A %[ssl_c_nope]"),
+        "t.cfg:4: 'http-request set-header': fetch 'ssl_c_nope' is not supported yet \
+         (supported: path, url, hdr(<name>), method, src, dst, dst_port, req.ssl_sni, \
+         req.ssl_hello_type, req.proto_http, ssl_fc, ssl_fc_sni, ssl_fc_alpn, \
+         ssl_fc_protocol, ssl_fc_cipher, ssl_c_used, ssl_c_verify, ssl_c_s_dn, ssl_c_i_dn, \
+         ssl_c_sha1, nbsrv(<backend>), always_true, always_false; path, url and hdr also \
+         with _beg, _end, _sub, _dir, _dom, _len)"
+    );
+    assert_eq!(
+        h("  http-request set-header X-A %[path_beg]"),
+        "t.cfg:4: 'http-request set-header': invalid sample 'path_beg': a suffixed fetch is \
+         an ACL match, not a sample; write the plain fetch (path, url, hdr(<name>))"
+    );
+    assert_eq!(
+        h("  http-request set-header X-A %[src"),
+        "t.cfg:4: 'http-request set-header': invalid format: truncated format after '%' at \
+         column 1"
+    );
+    assert_eq!(
+        h("  http-request set-header X:A b"),
+        "t.cfg:4: 'http-request set-header': invalid header name 'X:A': not a valid HTTP \
+         header name"
+    );
+    assert_eq!(
+        h("  http-request del-header"),
+        "t.cfg:4: 'http-request del-header': missing header name"
+    );
+    assert_eq!(
+        h("  http-request deny deny_status 299"),
+        "t.cfg:4: 'http-request deny': invalid deny_status '299': expected one of 200, 400, \
+         403, 404, 405, 408, 410, 413, 414, 425, 429, 431, 500, 501, 502, 503, 504"
+    );
+    assert_eq!(
+        h("  http-request deny deny_status"),
+        "t.cfg:4: 'http-request deny': missing status code"
+    );
+    assert_eq!(
+        h("  http-request deny if { ssl_c_s_dn(OU) x }"),
+        "t.cfg:4: 'http-request deny': ssl_c_s_dn entry 'OU' is not supported yet \
+         (supported: ssl_c_s_dn (the whole subject) or ssl_c_s_dn(CN))"
+    );
+    assert_eq!(
+        h("  http-request deny if { ssl_c_verify abc }"),
+        "t.cfg:4: 'http-request deny': invalid integer pattern 'abc': expected an integer, an \
+         operator (eq, ge, gt, le, lt) then an integer, or a range such as 1024:65535"
+    );
+    assert_eq!(
+        err(&fe("  http-request deny")),
+        "t.cfg:3: 'http-request': 'http-request deny' needs 'mode http' (frontend 'f' is in \
+         mode tcp)"
     );
 }
 
@@ -3026,6 +3206,109 @@ fn http_check_builds_the_health_check() {
 }
 
 #[test]
+fn check_regexes_and_check_proto() {
+    use super::model::{CheckProto, HttpCheckMatch, TcpCheckRuleConfig as R};
+    // Regexes are kept as written; `\d`, `\s` reach the regex engine as in HAProxy.
+    let c = parse(&be_http(
+        "  option httpchk\n  http-check expect rstatus ^2[0-9]{2}$\n  \
+         http-check expect ! rstring (?i)maint\n  http-check expect rstring '\"up\":\\s*true'\n  \
+         server s1 10.0.0.1:80 check check-proto h2\n  server s2 10.0.0.2:80 check \
+         check-proto h1",
+    ));
+    let b = &c.backends[0];
+    let m: Vec<_> = b
+        .http_check_expect
+        .iter()
+        .map(|e| (e.negate, e.matcher.clone()))
+        .collect();
+    assert_eq!(
+        m,
+        [
+            (false, HttpCheckMatch::Rstatus("^2[0-9]{2}$".into())),
+            (true, HttpCheckMatch::Rstring("(?i)maint".into())),
+            (false, HttpCheckMatch::Rstring("\"up\":\\s*true".into())),
+        ]
+    );
+    assert_eq!(b.server("s1").unwrap().check.proto, CheckProto::H2);
+    assert_eq!(b.server("s2").unwrap().check.proto, CheckProto::H1);
+    let check = b.health_check().unwrap();
+    let lb_health::CheckKind::Http(h) = check.kind() else {
+        panic!("{check:?}")
+    };
+    assert_eq!(
+        h.clone(),
+        lb_health::HttpCheck::new()
+            .expect(lb_health::HttpExpect::rstatus("^2[0-9]{2}$").unwrap())
+            .expect(
+                lb_health::HttpExpect::rstring("(?i)maint")
+                    .unwrap()
+                    .negate()
+            )
+            .expect(lb_health::HttpExpect::rstring("\"up\":\\s*true").unwrap())
+    );
+    // `default-server` carries check-proto.
+    let c = parse(&be_http(
+        "  option httpchk\n  default-server check-proto h2\n  server s1 10.0.0.1:80 check",
+    ));
+    assert_eq!(c.backends[0].servers[0].check.proto, CheckProto::H2);
+
+    let c = parse(&be(
+        "  option tcp-check\n  tcp-check send \"INFO\\r\\n\"\n  \
+         tcp-check expect rstring role:(master|primary)\n  tcp-check expect ! rstring ^-ERR",
+    ));
+    assert_eq!(
+        c.backends[0].tcp_check[1..],
+        [
+            R::ExpectRegex {
+                negate: false,
+                regex: "role:(master|primary)".into()
+            },
+            R::ExpectRegex {
+                negate: true,
+                regex: "^-ERR".into()
+            },
+        ]
+    );
+    let check = c.backends[0].health_check().unwrap();
+    let lb_health::CheckKind::Script(s) = check.kind() else {
+        panic!("{check:?}")
+    };
+    assert_eq!(
+        s.rules()[1..],
+        [
+            lb_health::TcpCheckRule::expect(
+                lb_health::TcpExpect::rstring("role:(master|primary)").unwrap()
+            ),
+            lb_health::TcpCheckRule::expect(
+                lb_health::TcpExpect::rstring("^-ERR").unwrap().negate()
+            ),
+        ]
+    );
+
+    assert_eq!(
+        err(&be_http("  server s1 10.0.0.1:80 check check-proto h3")),
+        "t.cfg:3: 'server': unknown check-proto 'h3' (expected h1 or h2)"
+    );
+    assert_eq!(
+        err(&be_http("  server s1 10.0.0.1:80 check check-proto")),
+        "t.cfg:3: 'server': missing value after 'check-proto'"
+    );
+    // h2 checks are HTTP checks; without `check` the setting is idle.
+    assert_eq!(
+        err(&be(
+            "  option redis-check\n  server s1 10.0.0.1:80 check check-proto h2"
+        )),
+        "t.cfg:3: 'server': 'check-proto h2' needs 'option httpchk'"
+    );
+    assert_eq!(
+        err(&be("  server s1 10.0.0.1:80 check check-proto h2")),
+        "t.cfg:2: 'server': 'check-proto h2' needs 'option httpchk'"
+    );
+    parse(&be("  server s1 10.0.0.1:80 check-proto h2"));
+    parse("defaults\n  option httpchk\nbackend b\n  server s 10.0.0.1:80 check check-proto h2\n");
+}
+
+#[test]
 fn tcp_check_keywords() {
     use super::model::TcpCheckRuleConfig as R;
     let c = parse(&be(
@@ -3100,7 +3383,8 @@ fn health_check_keyword_errors() {
     );
     assert_eq!(
         o("  http-check expect"),
-        "t.cfg:3: 'http-check expect': missing match (status <codes> or string <text>)"
+        "t.cfg:3: 'http-check expect': missing match (status <codes>, rstatus <regex>, string \
+         <text> or rstring <regex>)"
     );
     assert_eq!(
         o("  http-check expect status"),
@@ -3121,17 +3405,26 @@ fn health_check_keyword_errors() {
          ranges such as 200,300-310"
     );
     assert_eq!(
-        o("  http-check expect rstatus ^2"),
-        "t.cfg:3: 'http-check expect': regex expects are not supported yet"
+        o("  http-check expect rstatus ^(2"),
+        "t.cfg:3: 'http-check expect': invalid regex '^(2': unclosed group"
     );
     assert_eq!(
-        o("  http-check expect rstring ok"),
-        "t.cfg:3: 'http-check expect': regex expects are not supported yet"
+        o("  http-check expect ! rstring [z-a]"),
+        "t.cfg:3: 'http-check expect': invalid regex '[z-a]': invalid character class range, \
+         the start must be <= the end"
+    );
+    assert_eq!(
+        o("  http-check expect rstring"),
+        "t.cfg:3: 'http-check expect': missing value after 'rstring'"
+    );
+    assert_eq!(
+        o("  http-check expect rstatus ^2 x"),
+        "t.cfg:3: 'http-check expect': unexpected argument 'x'"
     );
     assert_eq!(
         o("  http-check expect hdr name x"),
-        "t.cfg:3: 'http-check expect': unknown http-check expect match 'hdr' (expected status \
-         or string)"
+        "t.cfg:3: 'http-check expect': unknown http-check expect match 'hdr' (expected status, \
+         rstatus, string or rstring)"
     );
     assert_eq!(
         o("  http-check expect status 200 min-recv"),
@@ -3191,7 +3484,8 @@ fn health_check_keyword_errors() {
     );
     assert_eq!(
         o("  tcp-check expect"),
-        "t.cfg:3: 'tcp-check expect': missing match (string <text> or binary <hex>)"
+        "t.cfg:3: 'tcp-check expect': missing match (string <text>, rstring <regex> or binary \
+         <hex>)"
     );
     assert_eq!(
         o("  tcp-check expect ! binary zz"),
@@ -3203,13 +3497,23 @@ fn health_check_keyword_errors() {
         "t.cfg:3: 'tcp-check expect': missing value after 'string'"
     );
     assert_eq!(
-        o("  tcp-check expect rstring ^OK"),
-        "t.cfg:3: 'tcp-check expect': regex expects are not supported yet"
+        o("  tcp-check expect ! rstring +OK"),
+        "t.cfg:3: 'tcp-check expect': invalid regex '+OK': repetition operator missing \
+         expression"
+    );
+    assert_eq!(
+        o("  tcp-check expect rstring"),
+        "t.cfg:3: 'tcp-check expect': missing value after 'rstring'"
+    );
+    assert_eq!(
+        o("  tcp-check expect rbinary 2b"),
+        "t.cfg:3: 'tcp-check expect': 'rbinary' is not supported yet (use 'binary <hex>' or \
+         'rstring <regex>')"
     );
     assert_eq!(
         o("  tcp-check expect status 200"),
         "t.cfg:3: 'tcp-check expect': unknown tcp-check expect match 'status' (expected \
-         string or binary)"
+         string, rstring or binary)"
     );
 
     assert_eq!(
@@ -3309,4 +3613,102 @@ fn ssl_hello_chk_is_a_check_kind() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("s.cfg:2"), "{err}");
+}
+
+#[test]
+fn server_ssl_options() {
+    let c = parse(&be(
+        "  default-server ca-file ca.pem ssl-min-ver TLSv1.3\n  \
+         server s1 10.0.0.1:443 ssl verify required sni str(api.test) verifyhost api.test \
+         crt client.pem alpn h2,http/1.1 ssl-max-ver TLSv1.3 no-ssl-reuse\n  \
+         server s2 10.0.0.2:443 ssl verify none\n  \
+         server s3 10.0.0.3:80",
+    ));
+    let b = c.backend("b").unwrap();
+    let t = b.servers[0].tls.as_ref().unwrap();
+    assert_eq!(t.verify, ServerVerify::Required);
+    assert_eq!(t.ca_file.as_deref(), Some(std::path::Path::new("ca.pem")));
+    assert_eq!(t.crt.as_deref(), Some(std::path::Path::new("client.pem")));
+    assert_eq!(t.sni.as_deref(), Some("api.test"));
+    assert_eq!(t.verifyhost.as_deref(), Some("api.test"));
+    assert_eq!(t.alpn, ["h2", "http/1.1"]);
+    assert_eq!(t.min_version, Some(TlsVersion::Tls13));
+    assert_eq!(t.max_version, Some(TlsVersion::Tls13));
+    assert!(t.no_ssl_reuse);
+    let t2 = b.servers[1].tls.as_ref().unwrap();
+    assert_eq!(t2.verify, ServerVerify::None);
+    assert!(!t2.no_ssl_reuse);
+    // TLS options without `ssl` are inert, as in HAProxy.
+    assert_eq!(b.servers[2].tls, None);
+}
+
+#[test]
+fn server_ssl_verify_defaults_follow_ssl_server_verify() {
+    let c = parse(&format!(
+        "global\n  ssl-server-verify none\n{}",
+        be("  server s1 10.0.0.1:443 ssl")
+    ));
+    let t = c.backend("b").unwrap().servers[0].tls.as_ref().unwrap();
+    assert_eq!(t.verify, ServerVerify::None);
+    assert_eq!(c.global.ssl_server_verify, ServerVerify::None);
+    // Without it, `ssl` alone verifies, and so needs a ca-file.
+    assert_eq!(
+        err(&be("  server s1 10.0.0.1:443 ssl")),
+        "t.cfg:2: 'server': 'ssl' verifies the server's certificate by default but no \
+         'ca-file' is given: add 'ca-file <file>', or 'verify none' on the line (or \
+         'ssl-server-verify none' in global) for a server you trust without it"
+    );
+}
+
+#[test]
+fn server_ssl_errors() {
+    let cases = [
+        (
+            "  server s1 10.0.0.1:443 ssl verify required",
+            "t.cfg:2: 'server': 'verify required' needs 'ca-file'",
+        ),
+        (
+            "  server s1 10.0.0.1:443 ssl verify optional ca-file ca.pem",
+            "t.cfg:2: 'server': unknown verify 'optional' (expected none or required)",
+        ),
+        (
+            "  server s1 10.0.0.1:443 ssl verify none sni req.hdr(host)",
+            "t.cfg:2: 'server': sni expression 'req.hdr(host)' is not supported yet \
+             (a per-request SNI; use sni str(<name>))",
+        ),
+        (
+            "  server s1 10.0.0.1:443 ssl verify none sni var(txn.x)",
+            "t.cfg:2: 'server': sni expression 'var(txn.x)' is not supported yet \
+             (supported: str(<name>))",
+        ),
+        (
+            "  server s1 10.0.0.1:443 ssl verify none sni str()",
+            "t.cfg:2: 'server': invalid sni 'str()': expected str(<server name>)",
+        ),
+        (
+            "  server s1 10.0.0.1:443 ssl verify none alpn h2,",
+            "t.cfg:2: 'server': invalid alpn 'h2,': expected a comma-separated list such as \
+             h2,http/1.1",
+        ),
+        (
+            "  server s1 10.0.0.1:443 ssl verify none ssl-min-ver TLSv1.0",
+            "t.cfg:2: 'server': unknown TLS version 'TLSv1.0' (expected TLSv1.2 or TLSv1.3)",
+        ),
+        (
+            "  server s1 10.0.0.1:443 ssl verify none ssl-min-ver TLSv1.3 ssl-max-ver TLSv1.2",
+            "t.cfg:2: 'server': 'ssl-min-ver TLSv1.3' is above 'ssl-max-ver TLSv1.2'",
+        ),
+        (
+            "  server s1 10.0.0.1:443 ssl verify none ca-file",
+            "t.cfg:2: 'server': missing value after 'ca-file'",
+        ),
+    ];
+    for (body, want) in cases {
+        assert_eq!(err(&be(body)), want, "{body}");
+    }
+    assert_eq!(
+        err("global\n  ssl-server-verify maybe\n"),
+        "t.cfg:2: 'ssl-server-verify': unknown ssl-server-verify 'maybe' (expected none or \
+         required)"
+    );
 }

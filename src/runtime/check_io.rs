@@ -39,6 +39,19 @@ impl CheckConnector {
         }
         b.build(TcpConnect::new())
     }
+
+    /// The TLS connector of checks that inherit a server's `ssl` settings: HAProxy's
+    /// checks verify as the traffic does, but send `check-sni` (not `sni`) and no ALPN.
+    pub(crate) fn server_tls(
+        backend: &str,
+        s: &crate::config::Server,
+        t: &crate::config::ServerTls,
+    ) -> Result<TlsConnect<TcpConnect>, lb_tls::TlsError> {
+        let mut t = t.clone();
+        t.sni.clone_from(&s.check.sni);
+        t.alpn.clear();
+        super::server_io::server_tls(&format!("{backend}/{} (check)", s.name), &t)
+    }
 }
 
 /// A check's connection.

@@ -30,6 +30,10 @@ const REQUIRE_BACKEND_SERVER: &str = "Require 'backend/server'.\n";
 const NO_SUCH_BACKEND: &str = "No such backend.\n";
 const NO_SUCH_SERVER: &str = "No such server.\n";
 const LINE_TOO_BIG: &str = "The command line is too big for the buffer size.\n\n";
+const PAYLOAD_TOO_BIG: &str = "The payload is too big (or unterminated).\n\n";
+
+/// Largest payload after `<<` (certificate chains with their key), in bytes.
+const MAX_PAYLOAD: usize = 1024 * 1024;
 
 /// HAProxy's runtime API over a running configuration: parses and runs commands.
 ///
@@ -59,7 +63,9 @@ const LINE_TOO_BIG: &str = "The command line is too big for the buffer size.\n\n
 /// (the CSV of the stats page), `show servers state [<backend>]` (HAProxy's format 1 and
 /// state codes), `show backend`, `show sess`, `get weight`, `set weight`, `set server
 /// <bk>/<srv> state|weight|addr|health ...`, `set maxconn server`, `enable|disable
-/// server`, `add server`, `del server`. Errors are HAProxy's texts (`No such backend.`,
+/// server`, `add server`, `del server`, `set ssl cert <file> <<` (the PEM chain and key
+/// follow on the next lines, up to an empty line), `commit ssl cert <file>`, `abort ssl
+/// cert <file>`, `show ssl cert [<file>]`. Errors are HAProxy's texts (`No such backend.`,
 /// `No such server.`, `Require 'backend/server'.`, `Unknown command: ...` with the usage).
 ///
 /// # Levels
@@ -67,8 +73,8 @@ const LINE_TOO_BIG: &str = "The command line is too big for the buffer size.\n\n
 /// A socket's `level` bounds what its clients may run: `user` reads (`show info`, `show
 /// stat`, `show servers state`, `show backend`, `get weight`), `operator` also lists
 /// sessions (`show sess`), `admin` also changes servers (`set ...`, `enable`/`disable
-/// server`, `add`/`del server`). Anything above the level answers `Permission denied`,
-/// and `help` lists only what the level allows.
+/// server`, `add`/`del server`) and runs every `ssl cert` command. Anything above the
+/// level answers `Permission denied`, and `help` lists only what the level allows.
 ///
 /// Every change goes through lb-core's [`Backend`](lb_core::Backend) control API with the
 /// reason "changed from the runtime API", so events, logs and statistics show it.
@@ -82,7 +88,10 @@ const LINE_TOO_BIG: &str = "The command line is too big for the buffer size.\n\n
 ///   fields.
 /// - Not implemented: `set maxconn frontend|global`, `enable|disable health|agent`,
 ///   `set server ... agent|agent-*|check-*|fqdn|ssl`, `shutdown sessions`, tables, maps,
-///   ACLs, certificates, `show errors`. They answer an error.
+///   ACLs, `new|del ssl cert`, `show errors`. They answer an error.
+/// - Certificates are named by their path as the configuration resolved it (see `show ssl
+///   cert`), or by a unique suffix of it (`site.pem`). A committed certificate is used by
+///   new handshakes; established connections keep theirs. One transaction at a time.
 /// - `add server` accepts `weight`, `maxconn`, `maxqueue`, `backup`, `no-backup`,
 ///   `disabled`, `id` and `slowstart`; health checks cannot be attached to a server added
 ///   at runtime yet. As in HAProxy the new server starts in maintenance: `enable server`
@@ -121,6 +130,8 @@ struct Inner {
     maxconn: Option<u32>,
     nbthread: Option<u32>,
     listeners: usize,
+    /// The certificate stores of the `bind ... ssl` lines.
+    cert_stores: Vec<Arc<lb_tls::CertStore>>,
 }
 
 struct BackendInfo {
@@ -190,6 +201,10 @@ enum Cmd {
     DisableServer,
     AddServer,
     DelServer,
+    SetSslCert,
+    CommitSslCert,
+    AbortSslCert,
+    ShowSslCert,
 }
 
 struct Spec {
@@ -324,6 +339,34 @@ const COMMANDS: &[Spec] = &[
         StatsLevel::Admin,
         Cmd::DelServer,
     ),
+    spec(
+        &["set", "ssl", "cert"],
+        "set ssl cert <certfile> <payload>",
+        "replace a certificate file",
+        StatsLevel::Admin,
+        Cmd::SetSslCert,
+    ),
+    spec(
+        &["commit", "ssl", "cert"],
+        "commit ssl cert <certfile>",
+        "commit a certificate file",
+        StatsLevel::Admin,
+        Cmd::CommitSslCert,
+    ),
+    spec(
+        &["abort", "ssl", "cert"],
+        "abort ssl cert <certfile>",
+        "abort a transaction for a certificate file",
+        StatsLevel::Admin,
+        Cmd::AbortSslCert,
+    ),
+    spec(
+        &["show", "ssl", "cert"],
+        "show ssl cert [<certfile>]",
+        "display the SSL certificates used in memory, or the details of a file",
+        StatsLevel::Admin,
+        Cmd::ShowSslCert,
+    ),
 ];
 
 impl Cli {
@@ -380,12 +423,15 @@ impl Cli {
                 maxconn: runtime.config.global.maxconn,
                 nbthread: runtime.config.global.nbthread,
                 listeners: runtime.config.frontends.iter().map(|f| f.binds.len()).sum(),
+                cert_stores: runtime.cert_stores.clone(),
             }),
         }
     }
 
     /// Runs one line as a fresh non-interactive session at `level` would, and returns
     /// exactly what the client reads: each command's answer followed by an empty line.
+    /// A line ending with `<<` is followed by its payload after a newline
+    /// (`"set ssl cert site.pem <<\n<PEM>"`), without the terminating empty line.
     ///
     /// # Examples
     /// See [`Cli`].
@@ -420,8 +466,27 @@ impl Cli {
                 Ok(Ok(ReadLine::Eof)) => break,
                 Ok(Ok(ReadLine::TooLong)) => (LINE_TOO_BIG.to_owned(), true),
                 Ok(Ok(ReadLine::Line)) => {
-                    let text = String::from_utf8_lossy(&line);
-                    let out = self.run_line(text.trim_end_matches('\r'), &mut session);
+                    let mut text = String::from_utf8_lossy(&line).into_owned();
+                    text.truncate(text.trim_end_matches('\r').len());
+                    if text.trim_end().ends_with("<<") {
+                        // A payload follows, up to an empty line (`set ssl cert f <<`).
+                        match read_payload(&mut r).await? {
+                            Some(payload) => {
+                                text.push('\n');
+                                text.push_str(&payload);
+                            }
+                            None => {
+                                let out = PAYLOAD_TOO_BIG.to_owned();
+                                let _ = tokio::time::timeout(
+                                    Self::IDLE_TIMEOUT,
+                                    w.write_all(out.as_bytes()),
+                                )
+                                .await;
+                                break;
+                            }
+                        }
+                    }
+                    let out = self.run_line(&text, &mut session);
                     (out, session.quit || !session.prompt)
                 }
             };
@@ -439,6 +504,24 @@ impl Cli {
 
     fn run_line(&self, line: &str, session: &mut Session) -> String {
         let mut out = String::new();
+        // `<command> <<` then a payload on the next lines: one command, not split on `;`.
+        if let Some((head, payload)) = line
+            .split_once('\n')
+            .and_then(|(h, p)| Some((h.trim_end().strip_suffix("<<")?, p)))
+        {
+            let words = tokenize(head);
+            let args: Vec<&str> = words.iter().map(String::as_str).collect();
+            let answer = self.command(&args, Some(payload), session.level);
+            out.push_str(&answer);
+            if !answer.is_empty() && !answer.ends_with('\n') {
+                out.push('\n');
+            }
+            out.push('\n');
+            if session.prompt {
+                out.push_str("> ");
+            }
+            return out;
+        }
         for cmd in split_commands(line) {
             let words = tokenize(&cmd);
             let args: Vec<&str> = words.iter().map(String::as_str).collect();
@@ -450,7 +533,7 @@ impl Cli {
                 }
                 Some(&"prompt") => session.prompt = !session.prompt,
                 Some(_) => {
-                    let answer = self.command(&args, session.level);
+                    let answer = self.command(&args, None, session.level);
                     out.push_str(&answer);
                     if !answer.is_empty() && !answer.ends_with('\n') {
                         out.push('\n');
@@ -465,8 +548,9 @@ impl Cli {
         out
     }
 
-    /// Runs one command (its words) and returns its answer, without the final empty line.
-    fn command(&self, args: &[&str], level: StatsLevel) -> String {
+    /// Runs one command (its words, and the payload after `<<`) and returns its answer,
+    /// without the final empty line.
+    fn command(&self, args: &[&str], payload: Option<&str>, level: StatsLevel) -> String {
         let Some(spec) = COMMANDS
             .iter()
             .find(|s| args.len() >= s.words.len() && s.words.iter().zip(args).all(|(w, a)| w == a))
@@ -494,8 +578,159 @@ impl Cli {
             Cmd::DisableServer => self.set_admin(rest.first().copied(), AdminState::Maint),
             Cmd::AddServer => self.add_server(rest),
             Cmd::DelServer => self.del_server(rest.first().copied()),
+            Cmd::SetSslCert => self.set_ssl_cert(rest, payload),
+            Cmd::CommitSslCert => self.commit_ssl_cert(rest.first().copied()),
+            Cmd::AbortSslCert => self.abort_ssl_cert(rest.first().copied()),
+            Cmd::ShowSslCert => self.show_ssl_cert(rest.first().copied()),
         };
         result.unwrap_or_else(|e| e)
+    }
+
+    /// The certificate id (its file path) that `file` names: the path itself, or the
+    /// only one ending with `/<file>`.
+    fn cert_id(&self, file: &str) -> Result<Arc<str>, String> {
+        let ids: Vec<Arc<str>> = self
+            .inner
+            .cert_stores
+            .iter()
+            .flat_map(|s| s.ids())
+            .collect();
+        if let Some(id) = ids.iter().find(|id| ***id == *file) {
+            return Ok(id.clone());
+        }
+        let suffix = format!("/{file}");
+        let mut matching: Vec<&Arc<str>> = ids.iter().filter(|id| id.ends_with(&suffix)).collect();
+        matching.sort();
+        matching.dedup();
+        match matching[..] {
+            [id] => Ok(id.clone()),
+            [_, _, ..] => Err(format!(
+                "'{file}' names several certificates: give the full path (see 'show ssl cert').\n"
+            )),
+            [] => Err(
+                "Can't replace a certificate which is not referenced by the configuration!\n"
+                    .into(),
+            ),
+        }
+    }
+
+    /// The certificate with a staged update, if any.
+    fn ssl_transaction(&self) -> Option<Arc<str>> {
+        self.inner.cert_stores.iter().find_map(|s| s.staged())
+    }
+
+    /// `set ssl cert <file> <<` + PEM payload: stages a new certificate (chain and key)
+    /// in every store that uses `<file>`, for `commit ssl cert`.
+    fn set_ssl_cert(&self, args: &[&str], payload: Option<&str>) -> Result<String, String> {
+        const USAGE: &str = "'set ssl cert' expects a filename and a certificate as a payload \
+                             ('set ssl cert <file> <<' then the PEM and an empty line)\n";
+        let (Some(file), Some(payload)) = (args.first(), payload) else {
+            return Err(USAGE.into());
+        };
+        let id = self.cert_id(file)?;
+        let ongoing = self.ssl_transaction();
+        if let Some(other) = ongoing.as_ref().filter(|o| **o != id) {
+            return Err(format!(
+                "The ongoing transaction is about '{other}' but you are trying to set '{id}'\n"
+            ));
+        }
+        let cert = lb_tls::Cert::from_pem(payload.as_bytes())
+            .map_err(|e| format!("Can't update {id}: {e}\n"))?;
+        for store in self
+            .inner
+            .cert_stores
+            .iter()
+            .filter(|s| s.get(&id).is_some())
+        {
+            store
+                .stage(&id, cert.clone())
+                .map_err(|e| format!("Can't update {id}: {e}\n"))?;
+        }
+        Ok(if ongoing.is_some() {
+            format!("Transaction updated for certificate {id}!\n")
+        } else {
+            format!("Transaction created for certificate {id}!\n")
+        })
+    }
+
+    /// `commit ssl cert <file>`: new handshakes use the staged certificate; established
+    /// connections keep theirs.
+    fn commit_ssl_cert(&self, file: Option<&str>) -> Result<String, String> {
+        let file = file.ok_or("'commit ssl cert' expects a filename\n")?;
+        let id = self.cert_id(file)?;
+        match self.ssl_transaction() {
+            None => return Err("No ongoing transaction!\n".into()),
+            Some(other) if other != id => {
+                return Err(format!(
+                    "The ongoing transaction is about '{other}' but you are trying to set \
+                     '{id}'\n"
+                ))
+            }
+            Some(_) => {}
+        }
+        for store in &self.inner.cert_stores {
+            if store.staged().as_deref() == Some(&*id) {
+                store
+                    .commit(&id)
+                    .map_err(|e| format!("Committing {id}\nFailed: {e}\n"))?;
+            }
+        }
+        tracing::info!(certificate = %id, "certificate replaced from the runtime API");
+        Ok(format!("Committing {id}\nSuccess!\n"))
+    }
+
+    /// `abort ssl cert <file>`: drops the staged certificate.
+    fn abort_ssl_cert(&self, file: Option<&str>) -> Result<String, String> {
+        let file = file.ok_or("'abort ssl cert' expects a filename\n")?;
+        let id = self.cert_id(file)?;
+        let mut aborted = false;
+        for store in &self.inner.cert_stores {
+            aborted |= store.abort(&id).is_ok();
+        }
+        if aborted {
+            Ok(format!("Transaction aborted for certificate '{id}'!\n"))
+        } else {
+            Err("No ongoing transaction!\n".into())
+        }
+    }
+
+    /// `show ssl cert [<file>]`: the certificate files (and the one with a staged
+    /// update), or one certificate's details.
+    fn show_ssl_cert(&self, file: Option<&str>) -> Result<String, String> {
+        let Some(file) = file else {
+            let mut out = String::from("# transaction\n");
+            if let Some(id) = self.ssl_transaction() {
+                let _ = writeln!(out, "*{id}");
+            }
+            out.push_str("# filename\n");
+            let mut ids: Vec<Arc<str>> = self
+                .inner
+                .cert_stores
+                .iter()
+                .flat_map(|s| s.ids())
+                .collect();
+            ids.sort();
+            ids.dedup();
+            for id in ids {
+                let _ = writeln!(out, "{id}");
+            }
+            return Ok(out);
+        };
+        let id = self.cert_id(file)?;
+        let cert = self
+            .inner
+            .cert_stores
+            .iter()
+            .find_map(|s| s.get(&id))
+            .ok_or("Can't display a certificate which is not referenced by the configuration!\n")?;
+        let mut out = String::new();
+        let _ = writeln!(out, "Filename: {id}");
+        let _ = writeln!(out, "Status: Used");
+        let _ = writeln!(out, "NotAfter: {}", cert.not_after());
+        let _ = writeln!(out, "Subject: {}", cert.subject());
+        let names: Vec<String> = cert.names().iter().map(|n| format!("DNS:{n}")).collect();
+        let _ = writeln!(out, "Subject Alternative Name: {}", names.join(", "));
+        Ok(out)
     }
 
     fn find_backend(&self, name: &str) -> Option<&BackendInfo> {
@@ -1273,6 +1508,32 @@ async fn read_line<R: AsyncBufRead + Unpin>(
         if done {
             return Ok(ReadLine::Line);
         }
+    }
+}
+
+/// Reads a payload: lines up to an empty one (not kept), at most [`MAX_PAYLOAD`] bytes.
+/// `None` when it is too big or the input ends first.
+async fn read_payload<R: AsyncBufRead + Unpin>(r: &mut R) -> io::Result<Option<String>> {
+    let mut payload = String::new();
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        let left = MAX_PAYLOAD.saturating_sub(payload.len());
+        let read = tokio::time::timeout(Cli::IDLE_TIMEOUT, read_line(r, &mut line, left)).await;
+        match read {
+            Err(_idle) => return Ok(None),
+            Ok(r) => match r? {
+                ReadLine::Eof | ReadLine::TooLong => return Ok(None),
+                ReadLine::Line => {}
+            },
+        }
+        let text = String::from_utf8_lossy(&line);
+        let text = text.trim_end_matches('\r');
+        if text.is_empty() {
+            return Ok(Some(payload));
+        }
+        payload.push_str(text);
+        payload.push('\n');
     }
 }
 

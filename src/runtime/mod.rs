@@ -16,6 +16,8 @@ mod acl;
 mod check_io;
 mod cli;
 mod http;
+mod rules;
+mod server_io;
 pub mod syslog;
 mod tcp;
 
@@ -29,12 +31,11 @@ use lb_health::{AgentCheck, Check, CheckConfig, Checker, HealthHandle};
 use lb_http::client::{PoolConfig, Pools};
 use lb_http::errors::{ErrorPage, ErrorPages};
 use lb_http::headers::ForwardedOptions;
-use lb_http::proxy::{HttpProxy, ProxyConfig};
+use lb_http::proxy::{HttpProxy, ProxyConfig, RetryOn};
 use lb_http::server::{serve_connection, ConnInfo, FrontendConfig};
 use lb_http::stats::{
-    HealthInfo, PrometheusService, ProxyOptions, StatsConfig, StatsRegistry, StatsService,
+    HealthInfo, ProxyOptions, StatsConfig, StatsRegistry, StatsService,
 };
-use lb_tcp::connect::TcpConnect;
 use lb_tcp::forward::ForwardConfig;
 use lb_tcp::listen::{Acceptor, ConnLimit, ServeReport, Shutdown, ShutdownSignal};
 use lb_tcp::net::{Peer, Stream};
@@ -43,7 +44,7 @@ use lb_tcp::proxy::{SendProxy, TcpProxy, TcpProxyConfig};
 pub use acl::{Acls, Samples};
 pub use cli::Cli;
 
-use crate::config::{self, Config, HttpRequestAction, Mode, ServerAddress, Service};
+use crate::config::{self, Config, Mode, ServerAddress};
 
 /// Why a configuration could not be started.
 #[derive(Debug, thiserror::Error)]
@@ -129,6 +130,8 @@ pub struct Runtime {
     started: SystemTime,
     /// The runtime API servers on the `stats socket`s.
     cli: cli::CliServer,
+    /// The certificate stores of the `bind ... ssl` lines (`set ssl cert`).
+    cert_stores: Vec<Arc<lb_tls::CertStore>>,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -210,6 +213,10 @@ fn check_config(
         if let Some(t) = timeout {
             check = check.timeout(t);
         }
+        if p.proto == config::CheckProto::H2 {
+            check = check.proto(lb_health::CheckProto::H2);
+            check.validate().map_err(|e| e.to_string())?;
+        }
         CheckConfig::new(check)
     } else {
         CheckConfig::agent_only(agent.clone().ok_or("no check")?)
@@ -289,8 +296,8 @@ impl tower::Service<(Stream, Peer)> for SwapHandler {
 }
 
 enum BackendProxy {
-    Http(HttpProxy<TcpConnect>),
-    Tcp(TcpProxy<TcpConnect>),
+    Http(HttpProxy<server_io::ServerConnector>),
+    Tcp(TcpProxy<server_io::StreamConnector>),
 }
 
 impl Runtime {
@@ -310,12 +317,17 @@ impl Runtime {
         let mut proxies: HashMap<Arc<str>, Arc<BackendProxy>> = HashMap::new();
         let mut health = Vec::new();
         let global_limit = config.global.maxconn.map(|n| ConnLimit::new(n as usize));
+        // The certificate stores of `bind ... ssl` lines, for the runtime API.
+        let mut stores = Vec::new();
 
         for be in &config.backends {
             let (file, line) = span_of(&be.span);
             let mut servers = Vec::new();
+            // Each server with its resolved address, for the connector.
+            let mut addresses = Vec::new();
             for s in &be.servers {
                 let address = resolve(s).await?;
+                addresses.push((s, address.clone()));
                 let mut sc = ServerConfig::new(s.name.clone(), address)
                     .weight(s.weight.get())
                     .backup(s.backup)
@@ -413,8 +425,32 @@ impl Runtime {
                             }
                         })?;
                     tls_targets.insert(target, tls);
+                } else if let (true, Some(t), None, None) =
+                    (s.check.enabled, &s.tls, s.check.port, s.check.addr)
+                {
+                    // `ssl` without a check port/addr override: checks inherit the
+                    // server's TLS (verification included), with check-sni and no alpn.
+                    let tls =
+                        check_io::CheckConnector::server_tls(&be.name, s, t).map_err(|e| {
+                            let (file, line) = span_of(&s.span);
+                            StartError::Tls {
+                                file,
+                                line,
+                                reason: e.to_string(),
+                            }
+                        })?;
+                    tls_targets.insert(resolve(s).await?, tls);
                 }
             }
+            // `ssl` servers: one TLS connector per server, kept for the runtime's life.
+            let h2 = be.mode == Mode::Http && server_io::backend_wants_h2(&be.servers);
+            let http1 = be.mode == Mode::Http && !h2;
+            let connector = server_io::ServerConnector::new(&be.name, addresses, http1).map_err(
+                |(s, reason)| {
+                    let (file, line) = span_of(&s.span);
+                    StartError::Tls { file, line, reason }
+                },
+            )?;
             let checker = Checker::new(check_io::CheckConnector::new(tls_targets));
             for s in &be.servers {
                 match check_config(s, be, be.timeouts.check) {
@@ -459,10 +495,15 @@ impl Runtime {
             let proxy = match be.mode {
                 Mode::Http => {
                     let pools = Arc::new(Pools::new(
-                        TcpConnect::new(),
+                        connector,
                         PoolConfig {
                             reuse: be.http_reuse,
                             connect_timeout: be.timeouts.connect,
+                            proto: if h2 {
+                                lb_http::client::ServerProto::Http2
+                            } else {
+                                lb_http::client::ServerProto::Http1
+                            },
                             ..PoolConfig::default()
                         },
                     ));
@@ -470,8 +511,16 @@ impl Runtime {
                     if let Some(ff) = &be.forwardfor {
                         forwarded = forwarded.forward_for(ff.clone());
                     }
+                    let retry_on = if be.retry_on.is_empty() {
+                        RetryOn::default()
+                    } else {
+                        // Validated by the parser.
+                        RetryOn::parse(be.retry_on.iter().map(String::as_str)).unwrap_or_default()
+                    };
                     let cfg = ProxyConfig {
                         retries: be.retries,
+                        retry_on,
+                        max_request_body: None,
                         redispatch: be.redispatch,
                         timeout_server: be.timeouts.server,
                         timeout_tunnel: be.timeouts.tunnel,
@@ -503,8 +552,18 @@ impl Runtime {
                         redispatch: be.redispatch,
                         connect_timeout: t.connect,
                         send_proxy,
+                        // `send-proxy-v2-ssl[-cn]`: the SSL TLV from the frontend's TLS.
+                        send_proxy_ssl: be
+                            .servers
+                            .iter()
+                            .find(|s| s.send_proxy.is_some())
+                            .and_then(|s| s.send_proxy_ssl),
                     };
-                    BackendProxy::Tcp(TcpProxy::new(backend.clone(), TcpConnect::new(), cfg))
+                    BackendProxy::Tcp(TcpProxy::new(
+                        backend.clone(),
+                        server_io::StreamConnector(connector),
+                        cfg,
+                    ))
                 }
             };
             proxies.insert(be.name.clone(), Arc::new(proxy));
@@ -572,14 +631,7 @@ impl Runtime {
                 let (file, line) = span_of(&b.span);
                 let tls = match &b.tls {
                     None => None,
-                    Some(_) if fe.mode == Mode::Tcp => {
-                        return Err(StartError::Unsupported {
-                            file,
-                            line,
-                            what: "bind ... ssl in mode tcp".into(),
-                        })
-                    }
-                    Some(t) => Some(tls_acceptor(t).map_err(|e| StartError::Tls {
+                    Some(t) => Some(tls_acceptor(t, &mut stores).map_err(|e| StartError::Tls {
                         file: file.clone(),
                         line,
                         reason: e.to_string(),
@@ -623,7 +675,7 @@ impl Runtime {
             let acls = Acls::new(&fe.acls);
             match fe.mode {
                 Mode::Http => {
-                    let backends_of: Vec<HttpProxy<TcpConnect>> = index
+                    let backends_of: Vec<HttpProxy<server_io::ServerConnector>> = index
                         .iter()
                         .filter_map(|n| match proxies.get(n).map(|p| &**p) {
                             Some(BackendProxy::Http(p)) => Some(p.clone()),
@@ -650,13 +702,25 @@ impl Runtime {
                             c = c.admin(s.admin.is_some());
                             StatsService::new(registry.clone(), c)
                         });
-                    let prometheus = fe
-                        .http_request
+                    // `http-request` rules: the frontend's, then the chosen backend's.
+                    let request_rules = rules::HttpRules::new(
+                        &fe.http_request,
+                        acls.clone(),
+                        error_pages(&fe.errorfiles),
+                        &registry,
+                    );
+                    let backend_rules = index
                         .iter()
-                        .map(|r| match r.action {
-                            HttpRequestAction::UseService(Service::PrometheusExporter) => {
-                                (r.cond.clone(), PrometheusService::new(registry.clone()))
-                            }
+                        .map(|n| {
+                            let be = config.backends.iter().find(|b| b.name == *n);
+                            Arc::new(be.map_or_else(rules::HttpRules::default, |be| {
+                                rules::HttpRules::new(
+                                    &be.http_request,
+                                    Acls::new(&be.acls),
+                                    error_pages(&be.errorfiles),
+                                    &registry,
+                                )
+                            }))
                         })
                         .collect();
                     let routes = Arc::new(http::HttpRoutes {
@@ -665,7 +729,8 @@ impl Runtime {
                         acls: acls.clone(),
                         monitor_uri: fe.monitor_uri.clone(),
                         stats,
-                        prometheus,
+                        request_rules,
+                        backend_rules,
                         rules: fe
                             .use_backends
                             .iter()
@@ -715,19 +780,34 @@ impl Runtime {
                     }
                 }
                 Mode::Tcp => {
-                    let fe_tcp = tcp::build(fe, &index, &proxies, acls)?;
-                    for (key, spec, at, accept_proxy, _) in listeners {
-                        let mut f = fe_tcp.clone();
-                        if accept_proxy {
-                            f = f.accept_proxy(Duration::from_secs(5));
-                        }
+                    let fe_tcp = tcp::build(fe, &index, &proxies, acls.clone())?;
+                    for (key, spec, at, accept_proxy, tls) in listeners {
+                        let handler = match tls {
+                            // `bind ... ssl`: TLS terminated here, its facts for the rules
+                            // and the PROXY v2 SSL TLV.
+                            Some(acceptor) => Handler::new(tcp::TlsTcpFrontend::new(
+                                fe,
+                                &index,
+                                &fe_tcp,
+                                acls.clone(),
+                                acceptor,
+                                accept_proxy,
+                            )),
+                            None => {
+                                let mut f = fe_tcp.clone();
+                                if accept_proxy {
+                                    f = f.accept_proxy(Duration::from_secs(5));
+                                }
+                                Handler::new(f)
+                            }
+                        };
                         pending.push(Pending {
                             key,
                             spec,
                             at,
                             frontend: fe.name.clone(),
                             maxconn: fe.maxconn,
-                            handler: Handler::new(f),
+                            handler,
                         });
                     }
                 }
@@ -802,6 +882,7 @@ impl Runtime {
             listeners,
             started: SystemTime::now(),
             cli: cli::CliServer::default(),
+            cert_stores: stores,
         };
         // The runtime API: bind the `stats socket`s and serve them.
         runtime.cli = cli::CliServer::start(&runtime)?;
@@ -820,6 +901,7 @@ impl Runtime {
             listeners: Vec::new(),
             started: SystemTime::now(),
             cli: cli::CliServer::default(),
+            cert_stores: Vec::new(),
         }
     }
 
@@ -861,7 +943,11 @@ impl Runtime {
 }
 
 /// The TLS acceptor of a `bind ... ssl crt ...` line.
-fn tls_acceptor(t: &config::BindTls) -> Result<Arc<lb_tls::TlsAcceptor>, lb_tls::TlsError> {
+/// Its certificate store is added to `stores` (for the runtime API).
+fn tls_acceptor(
+    t: &config::BindTls,
+    stores: &mut Vec<Arc<lb_tls::CertStore>>,
+) -> Result<Arc<lb_tls::TlsAcceptor>, lb_tls::TlsError> {
     let store = lb_tls::CertStore::new();
     for path in &t.certificates {
         store.load_crt(path)?;
@@ -873,7 +959,9 @@ fn tls_acceptor(t: &config::BindTls) -> Result<Arc<lb_tls::TlsAcceptor>, lb_tls:
         config::TlsVersion::Tls12 => lb_tls::TlsVersion::Tls12,
         config::TlsVersion::Tls13 => lb_tls::TlsVersion::Tls13,
     };
-    let mut b = lb_tls::TlsAcceptor::builder(Arc::new(store));
+    let store = Arc::new(store);
+    stores.push(Arc::clone(&store));
+    let mut b = lb_tls::TlsAcceptor::builder(store);
     if !t.alpn.is_empty() {
         b = b.alpn(&t.alpn.join(","))?;
     }
@@ -958,6 +1046,8 @@ fn http_conn_handler(
                     let io = lb_tcp::inspect::PrefixedIo::new(leftover, io);
                     let tls_io = acceptor.accept(io).await?;
                     info.tls = true;
+                    // The handshake's facts, for `ssl_fc_*`/`ssl_c_*` in rules and headers.
+                    let make = make.with_tls(Arc::new(lb_tls::TlsInfo::of(&tls_io)));
                     serve_connection(tls_io, info, &cfg, &make, stop).await?;
                 }
                 None if !leftover.is_empty() => {

@@ -670,3 +670,8 @@ fn config_health_checks_parse() {
 fn config_broken_health_checks_report_every_error() {
     check_broken("broken-health-checks.cfg");
 }
+
+#[test]
+fn config_broken_http_request_reports_every_error() {
+    check_broken("broken-http-request.cfg");
+}

@@ -304,3 +304,120 @@ async fn a_server_stalling_inside_the_body_hits_timeout_server() {
     assert!(text.ends_with("abc"), "{text}");
     assert!(eventually(|| p.backend.stats().inflight() == 0).await);
 }
+
+fn status_reply(status: u16) -> Vec<u8> {
+    format!("HTTP/1.1 {status} X\r\nContent-Length: 2\r\n\r\n{:02}", status % 100).into_bytes()
+}
+
+async fn send(
+    c: &mut hyper::client::conn::http1::SendRequest<Full<Bytes>>,
+    method: &str,
+    body: &'static str,
+) -> (u16, String) {
+    let req = Request::builder()
+        .method(method)
+        .uri("/")
+        .header("host", "x")
+        .body(Full::new(Bytes::from_static(body.as_bytes())))
+        .unwrap();
+    let r = c.send_request(req).await.unwrap();
+    let status = r.status().as_u16();
+    (status, body_string(r).await)
+}
+
+#[tokio::test]
+async fn retry_on_status_replays_idempotent_requests_elsewhere() {
+    let bad = scripted(|_, _| (status_reply(503), Then::Keep)).await;
+    let good = scripted(|_, _| (status_reply(200), Then::Keep)).await;
+    let p = proxy(
+        &[bad.addr, good.addr],
+        Opts {
+            proxy: ProxyConfig {
+                retry_on: lb::http::proxy::RetryOn::parse(["conn-failure", "503"]).unwrap(),
+                redispatch: Redispatch::Every(1),
+                ..ProxyConfig::default()
+            },
+            ..always()
+        },
+    )
+    .await;
+    let mut c = h1(p.addr).await;
+    for _ in 0..4 {
+        // Round robin sends every other request to the 503 server first.
+        assert_eq!(send(&mut c, "GET", "").await.0, 200);
+        assert_eq!(send(&mut c, "PUT", "small body").await.0, 200);
+    }
+    // A POST is not idempotent: the 503 goes back to the client.
+    let mut statuses = Vec::new();
+    for _ in 0..2 {
+        statuses.push(send(&mut c, "POST", "x=1").await.0);
+    }
+    statuses.sort_unstable();
+    assert_eq!(statuses, vec![200, 503]);
+}
+
+#[tokio::test]
+async fn retry_on_empty_response_and_the_default_does_not() {
+    // The first connection closes without answering; later ones answer.
+    let o = scripted(|c, _| match c {
+        0 => (Vec::new(), Then::Close),
+        _ => (ok("second try"), Then::Keep),
+    })
+    .await;
+    let p = proxy(
+        &[o.addr],
+        Opts {
+            proxy: ProxyConfig {
+                retry_on: lb::http::proxy::RetryOn::parse(["empty-response"]).unwrap(),
+                ..ProxyConfig::default()
+            },
+            ..always()
+        },
+    )
+    .await;
+    let mut c = h1(p.addr).await;
+    assert_eq!(send(&mut c, "GET", "").await, (200, "second try".into()));
+
+    // With the default (conn-failure), the same failure is a 502.
+    let o = scripted(|c, _| match c {
+        0 => (Vec::new(), Then::Close),
+        _ => (ok("second try"), Then::Keep),
+    })
+    .await;
+    let p = proxy(&[o.addr], always()).await;
+    let mut c = h1(p.addr).await;
+    assert_eq!(send(&mut c, "GET", "").await.0, 502);
+}
+
+#[tokio::test]
+async fn request_bodies_over_the_limit_get_413() {
+    let o = origin("a").await;
+    let p = proxy(
+        &[o.addr],
+        Opts {
+            proxy: ProxyConfig {
+                max_request_body: Some(16),
+                ..ProxyConfig::default()
+            },
+            ..Opts::default()
+        },
+    )
+    .await;
+    // Announced length: refused before anything reaches the server.
+    let mut c = h1(p.addr).await;
+    assert_eq!(send(&mut c, "POST", "this body is longer than sixteen bytes").await.0, 413);
+    assert_eq!(o.requests(), 0);
+    // Within the limit: fine.
+    let mut c = h1(p.addr).await;
+    assert_eq!(send(&mut c, "POST", "short").await.0, 200);
+    // Streamed without a length (chunked): cut at the limit.
+    let mut c = h1_streaming(p.addr).await;
+    let req = Request::post("/echo")
+        .header("host", "x")
+        .body(IterBody::new(
+            std::iter::repeat_n(Bytes::from_static(b"0123456789"), 10),
+        ))
+        .unwrap();
+    let r = c.send_request(req).await.unwrap();
+    assert_eq!(r.status(), 413);
+}

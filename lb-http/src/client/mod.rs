@@ -32,7 +32,7 @@ use crate::body::ProxyBody;
 pub(crate) mod h1;
 
 pub use h1::decode::ProtoError;
-pub use h1::BodyError;
+pub use h1::{BodyError, Failure};
 use h1::{BoxIo, H1Conn};
 
 /// HAProxy's `http-reuse` modes: when may a request use an idle server connection that
@@ -131,6 +131,8 @@ pub enum SendError {
         sent: bool,
         /// Whether the connection came from the idle pool.
         reused: bool,
+        /// What went wrong, for `retry-on`.
+        failure: Failure,
     },
 }
 
@@ -475,6 +477,7 @@ impl<C> Conn<C> {
                         request: e.request.map(Box::new),
                         sent: e.sent,
                         reused: self.reused,
+                        failure: e.failure,
                     }),
                 }
             }
@@ -500,6 +503,7 @@ impl<C> Conn<C> {
                             request,
                             source: e.into_error().into(),
                             reused: self.reused,
+                            failure: Failure::Other,
                         })
                     }
                 }

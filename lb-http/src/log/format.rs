@@ -1333,7 +1333,7 @@ mod tests {
         f.render_with(
             &r,
             &mut |i, out| match i {
-                0 => out.push_str("1"),
+                0 => out.push('1'),
                 1 => out.push_str("h\\"),
                 _ => {}
             },

@@ -7,7 +7,10 @@
 //! becomes a generated response (503, 502, 504...), never a hung connection. The server
 //! slot is released and the connection returned to its pool when the response body ends.
 
+mod retry;
 mod upgrade;
+
+pub use retry::{RetryOn, UnknownRetryOn};
 
 use std::convert::Infallible;
 use std::fmt;
@@ -20,12 +23,13 @@ use std::task::{Context, Poll};
 use std::time::{Duration, SystemTime};
 
 use http::{Method, Request, Response, StatusCode, Version};
+use http_body::Body as _;
 use hyper::body::Incoming;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::Instant;
 use tower::Service;
 
-use lb_core::{Address, Backend, QueueFull, QueueTimeout, RequestKey};
+use lb_core::{Address, Backend, BoxError, InFlight, QueueFull, QueueTimeout, RequestKey};
 
 use crate::body::{BodyEnd, ProxyBody};
 use crate::client::{Pools, ReuseHint, SendError, SendOptions, Sent, ServerProto};
@@ -57,6 +61,11 @@ pub struct ProxyConfig {
     pub retries: u32,
     /// Redispatch policy.
     pub redispatch: Redispatch,
+    /// Which failures are retried (`retry-on`, default `conn-failure`).
+    pub retry_on: RetryOn,
+    /// Largest request body accepted; larger ones get 413 (announced lengths before
+    /// anything is sent, streamed ones as soon as they pass the limit). `None`: no limit.
+    pub max_request_body: Option<u64>,
     /// `timeout server`: the response head must arrive within it, else 504.
     pub timeout_server: Option<Duration>,
     /// `timeout tunnel`: inactivity of upgraded connections (WebSocket, CONNECT).
@@ -76,6 +85,8 @@ impl fmt::Debug for ProxyConfig {
         f.debug_struct("ProxyConfig")
             .field("retries", &self.retries)
             .field("redispatch", &self.redispatch)
+            .field("retry_on", &self.retry_on)
+            .field("max_request_body", &self.max_request_body)
             .field("timeout_server", &self.timeout_server)
             .field("timeout_tunnel", &self.timeout_tunnel)
             .field("forwarded", &self.forwarded)
@@ -97,6 +108,8 @@ impl Default for ProxyConfig {
         ProxyConfig {
             retries: 3,
             redispatch: Redispatch::Off,
+            retry_on: RetryOn::default(),
+            max_request_body: None,
             timeout_server: None,
             timeout_tunnel: None,
             forwarded: ForwardedOptions::default(),
@@ -229,6 +242,88 @@ struct Trace {
     format: Option<Arc<crate::log::LogFormat>>,
     /// The request's unique ID (`%ID`).
     unique_id: Option<String>,
+}
+
+/// Counts a retry and picks the server of the next attempt: another one when
+/// `option redispatch` applies, else the same one after HAProxy's delay
+/// (min(timeout connect, 1 s)). `None`: no server is left.
+async fn retry(
+    guard: InFlight,
+    attempt: u32,
+    cfg: &ProxyConfig,
+    connect_timeout: Option<Duration>,
+    backend: &Backend,
+    stats: &Option<Stats>,
+    trace: &mut Trace,
+) -> Option<InFlight> {
+    trace.retries = attempt;
+    let srv_stats = guard.server().stats();
+    srv_stats.retries.fetch_add(1, Relaxed);
+    if let Some(st) = stats {
+        st.backend.retry();
+    }
+    if cfg.redispatch.applies(attempt, cfg.retries) {
+        let avoid = guard.server().id();
+        srv_stats.redispatches.fetch_add(1, Relaxed);
+        if let Some(st) = stats {
+            st.backend.redispatch();
+        }
+        drop(guard);
+        trace.redispatched = true;
+        backend
+            .admit(&RequestKey::new().avoid(avoid), Instant::now())
+            .await
+            .ok()
+    } else {
+        tokio::time::sleep(lb_core::retry_delay(connect_timeout)).await;
+        Some(guard)
+    }
+}
+
+/// A request kept whole for layer 7 retries.
+struct Replay {
+    method: Method,
+    uri: http::Uri,
+    version: Version,
+    headers: http::HeaderMap,
+    body: bytes::Bytes,
+}
+
+impl Replay {
+    /// Reads the body when it fits the replay buffer. Returns the copy (if the request
+    /// can be replayed) and the body to send otherwise.
+    async fn buffer(
+        parts: &http::request::Parts,
+        body: ProxyBody,
+    ) -> Result<(Option<Replay>, ProxyBody), BoxError> {
+        use http_body_util::BodyExt;
+        let small = body.is_end_stream()
+            || body
+                .size_hint()
+                .exact()
+                .is_some_and(|n| n <= RetryOn::REPLAY_BUFFER);
+        if !small {
+            return Ok((None, body));
+        }
+        let data = body.collect().await?.to_bytes();
+        let replay = Replay {
+            method: parts.method.clone(),
+            uri: parts.uri.clone(),
+            version: parts.version,
+            headers: parts.headers.clone(),
+            body: data,
+        };
+        Ok((Some(replay), ProxyBody::empty()))
+    }
+
+    fn request(&self) -> Request<ProxyBody> {
+        let mut r = Request::new(ProxyBody::full(self.body.clone()));
+        *r.method_mut() = self.method.clone();
+        *r.uri_mut() = self.uri.clone();
+        *r.version_mut() = self.version;
+        *r.headers_mut() = self.headers.clone();
+        r
+    }
 }
 
 /// Methods whose requests can be replayed without changing the outcome (RFC 9110 §9.2.2).
@@ -409,6 +504,15 @@ where
             );
         }
 
+        if let Some(max) = cfg.max_request_body {
+            let announced = body.size_hint().lower();
+            if announced > max {
+                emit(logging, &trace, 413, 0, TerminationState::proxy_request());
+                return Box::pin(async move {
+                    Ok(cfg.errors.response(StatusCode::PAYLOAD_TOO_LARGE))
+                });
+            }
+        }
         let admit = {
             let path = parts.uri.path_and_query().map(|p| p.as_str());
             let mut key = RequestKey::new().headers(&parts.headers);
@@ -450,7 +554,38 @@ where
             } else {
                 trace.queued_at = Some(start);
             }
-            let mut request = Request::from_parts(parts, ProxyBody::incoming(body));
+            // Layer 7 retries replay the request from a copy of its head and body; the
+            // body is read first (it must fit the replay buffer).
+            let mut body = ProxyBody::incoming(body);
+            if let Some(max) = cfg.max_request_body.filter(|_| body.size_hint().exact().is_none()) {
+                body = ProxyBody::boxed(http_body_util::Limited::new(body, max as usize));
+            }
+            let replay = if cfg.retry_on.layer7()
+                && client_upgrade.is_none()
+                && is_idempotent(&parts.method)
+            {
+                match Replay::buffer(&parts, body).await {
+                    Ok((replay, rest)) => {
+                        body = rest;
+                        replay
+                    }
+                    Err(e) => {
+                        tracing::debug!(error = %e, "reading the request body failed");
+                        if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() {
+                            emit(logging, &trace, 413, 0, TerminationState::proxy_request());
+                            return Ok(cfg.errors.response(StatusCode::PAYLOAD_TOO_LARGE));
+                        }
+                        emit(logging, &trace, 400, 0, TerminationState::client_abort_request());
+                        return Ok(cfg.errors.response(StatusCode::BAD_REQUEST));
+                    }
+                }
+            } else {
+                None
+            };
+            let mut request = match &replay {
+                Some(r) => r.request(),
+                None => Request::from_parts(parts, body),
+            };
             let mut attempt = 0u32;
             // Timers only matter for the log line: no clock reads otherwise.
             let connect_start = logging.then(Instant::now);
@@ -468,52 +603,25 @@ where
                     Ok(conn) => conn,
                     Err(e) => {
                         // Connection failure: nothing was sent, the request is intact.
-                        let srv_stats = guard.server().stats();
-                        srv_stats.connect_errors.fetch_add(1, Relaxed);
+                        guard.server().stats().connect_errors.fetch_add(1, Relaxed);
                         observe(&cfg, guard.server().name(), Observation::Layer4Error);
                         if let Some(st) = &stats {
                             st.backend.connect_error();
                         }
                         tracing::debug!(error = %e, "connect failed");
-                        if attempt >= cfg.retries {
-                            count_response(&stats, srv_counters.as_ref(), 503);
+                        if attempt < cfg.retries && cfg.retry_on.conn_failure() {
+                            attempt += 1;
+                            let next = retry(guard, attempt, &cfg, pools.config().connect_timeout, &backend, &stats, &mut trace);
+                            if let Some(g) = next.await {
+                                guard = g;
+                                continue;
+                            }
                             emit(logging, &trace, 503, 0, TerminationState::no_server());
                             return Ok(cfg.errors.response(StatusCode::SERVICE_UNAVAILABLE));
                         }
-                        attempt += 1;
-                        trace.retries = attempt;
-                        srv_stats.retries.fetch_add(1, Relaxed);
-                        if let Some(st) = &stats {
-                            st.backend.retry();
-                        }
-                        if cfg.redispatch.applies(attempt, cfg.retries) {
-                            let avoid = guard.server().id();
-                            srv_stats.redispatches.fetch_add(1, Relaxed);
-                            if let Some(st) = &stats {
-                                st.backend.redispatch();
-                            }
-                            drop(guard);
-                            trace.redispatched = true;
-                            let admit =
-                                backend.admit(&RequestKey::new().avoid(avoid), Instant::now());
-                            guard = match admit.await {
-                                Ok(g) => g,
-                                Err(_) => {
-                                    emit(logging, &trace, 503, 0, TerminationState::no_server());
-                                    return Ok(cfg
-                                        .errors
-                                        .response(StatusCode::SERVICE_UNAVAILABLE));
-                                }
-                            };
-                        } else {
-                            // HAProxy waits min(timeout connect, 1s) before retrying the
-                            // same server.
-                            tokio::time::sleep(lb_core::retry_delay(
-                                pools.config().connect_timeout,
-                            ))
-                            .await;
-                        }
-                        continue;
+                        count_response(&stats, srv_counters.as_ref(), 503);
+                        emit(logging, &trace, 503, 0, TerminationState::no_server());
+                        return Ok(cfg.errors.response(StatusCode::SERVICE_UNAVAILABLE));
                     }
                 };
                 trace.connect_ms = connect_start.map(|t| ms(t.elapsed()));
@@ -533,57 +641,86 @@ where
                 };
                 let sent = conn.send(request, opts);
                 let result = match cfg.timeout_server {
-                    Some(t) => match tokio::time::timeout(t, sent).await {
-                        Ok(r) => r,
-                        Err(_) => {
-                            guard.server().stats().response_errors.fetch_add(1, Relaxed);
-                            if let Some(st) = &stats {
-                                st.backend.response_error();
-                            }
-                            count_response(&stats, srv_counters.as_ref(), 504);
-                            observe(&cfg, guard.server().name(), Observation::Status(504));
-                            emit(
-                                logging,
-                                &trace,
-                                504,
-                                0,
-                                TerminationState::server_timeout_headers(),
-                            );
-                            return Ok(cfg.errors.response(StatusCode::GATEWAY_TIMEOUT));
-                        }
-                    },
-                    None => sent.await,
+                    Some(t) => tokio::time::timeout(t, sent).await.ok(),
+                    None => Some(sent.await),
                 };
-                match result {
-                    Ok(sent) => break (sent, srv_counters),
-                    Err(SendError::Request {
+                let can_retry = replay.is_some() && attempt < cfg.retries;
+                // What failed, when something did: (status, termination, retry it).
+                let failed = match result {
+                    Some(Ok(sent)) => {
+                        let status = sent.response.status().as_u16();
+                        if !(can_retry && cfg.retry_on.status(status)) {
+                            break (sent, srv_counters);
+                        }
+                        // A status the configuration retries on: try again elsewhere.
+                        observe(&cfg, guard.server().name(), Observation::Status(status));
+                        drop(sent);
+                        tracing::debug!(status, server = guard.server().name(), "retrying on status");
+                        None
+                    }
+                    Some(Err(SendError::Request {
                         request: Some(r),
                         sent,
                         reused,
                         ..
-                    }) if !sent || (reused && is_idempotent(r.method())) => {
+                    })) if !sent || (reused && is_idempotent(r.method())) => {
                         // Nothing was sent, or a pooled connection was closed under an
                         // idempotent request before any response byte: replay at once.
                         request = *r;
+                        continue;
                     }
-                    Err(e) => {
+                    Some(Err(e)) => {
                         tracing::debug!(error = %e, server = guard.server().name(), "request failed");
-                        guard.server().stats().response_errors.fetch_add(1, Relaxed);
-                        if let Some(st) = &stats {
-                            st.backend.response_error();
+                        let (failure, too_large) = match &e {
+                            SendError::Request {
+                                failure, source, ..
+                            } => (
+                                Some(*failure),
+                                source
+                                    .downcast_ref::<http_body_util::LengthLimitError>()
+                                    .is_some(),
+                            ),
+                            _ => (None, false),
+                        };
+                        if too_large {
+                            emit(logging, &trace, 413, 0, TerminationState::proxy_request());
+                            return Ok(cfg.errors.response(StatusCode::PAYLOAD_TOO_LARGE));
                         }
-                        count_response(&stats, srv_counters.as_ref(), 502);
-                        observe(&cfg, guard.server().name(), Observation::Status(502));
-                        emit(
-                            logging,
-                            &trace,
-                            502,
-                            0,
-                            TerminationState::server_closed_headers(),
-                        );
-                        return Ok(cfg.errors.response(StatusCode::BAD_GATEWAY));
+                        let retry_it = failure.is_some_and(|f| cfg.retry_on.failure(f));
+                        Some((502, TerminationState::server_closed_headers(), retry_it))
+                    }
+                    None => Some((
+                        504,
+                        TerminationState::server_timeout_headers(),
+                        cfg.retry_on.response_timeout(),
+                    )),
+                };
+                if let Some((status, term, retry_it)) = failed {
+                    guard.server().stats().response_errors.fetch_add(1, Relaxed);
+                    if let Some(st) = &stats {
+                        st.backend.response_error();
+                    }
+                    observe(&cfg, guard.server().name(), Observation::Status(status));
+                    if !(retry_it && can_retry) {
+                        count_response(&stats, srv_counters.as_ref(), status);
+                        emit(logging, &trace, status, 0, term);
+                        let code = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY);
+                        return Ok(cfg.errors.response(code));
                     }
                 }
+                // A layer 7 retry: the replay buffer rebuilds the request.
+                attempt += 1;
+                match retry(guard, attempt, &cfg, pools.config().connect_timeout, &backend, &stats, &mut trace).await {
+                    Some(g) => guard = g,
+                    None => {
+                        emit(logging, &trace, 503, 0, TerminationState::no_server());
+                        return Ok(cfg.errors.response(StatusCode::SERVICE_UNAVAILABLE));
+                    }
+                }
+                request = replay
+                    .as_ref()
+                    .map(Replay::request)
+                    .expect("layer 7 retries only happen with a replay buffer");
             };
             trace.response_ms = connect_start.map(|t| ms(t.elapsed()));
             let Sent {

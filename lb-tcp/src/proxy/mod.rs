@@ -50,7 +50,7 @@ use tower::{Service, ServiceExt};
 
 use crate::forward::{forward, ForwardConfig, Meter, Outcome};
 use crate::net::{Peer, Stream};
-use crate::proxy_protocol::{ProxyHeader, Tlvs};
+use crate::proxy_protocol::{ProxyHeader, Ssl, SslOptions, Tlvs};
 
 /// Which PROXY protocol header to send to servers (`send-proxy`, `send-proxy-v2`).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -77,6 +77,9 @@ pub struct TcpProxyConfig {
     pub connect_timeout: Option<Duration>,
     /// PROXY protocol towards servers.
     pub send_proxy: SendProxy,
+    /// With [`SendProxy::V2`]: the `PP2_TYPE_SSL` TLV, built from each connection's
+    /// [`Connection::ssl`] (`send-proxy-v2-ssl`, `send-proxy-v2-ssl-cn`). Default is none.
+    pub send_proxy_ssl: Option<SslOptions>,
 }
 
 impl Default for TcpProxyConfig {
@@ -87,6 +90,7 @@ impl Default for TcpProxyConfig {
             redispatch: Redispatch::Off,
             connect_timeout: None,
             send_proxy: SendProxy::Off,
+            send_proxy_ssl: None,
         }
     }
 }
@@ -105,6 +109,8 @@ pub struct Connection {
     pub local: Option<SocketAddr>,
     /// The TLS server name seen by inspection, if any.
     pub sni: Option<String>,
+    /// The client's TLS facts when the frontend terminated TLS (for the PROXY v2 SSL TLV).
+    pub ssl: Option<Box<Ssl>>,
 }
 
 impl Connection {
@@ -116,6 +122,7 @@ impl Connection {
             client: peer.socket_addr(),
             local: peer.local_socket_addr(),
             sni: None,
+            ssl: None,
         }
     }
 }
@@ -393,6 +400,7 @@ where
             client,
             local,
             sni,
+            ssl,
         } = conn;
         // PROXY header, then the bytes inspection already read, before anything else.
         let mut head = bytes::BytesMut::new();
@@ -404,6 +412,10 @@ where
                     let mut tlvs = (**tlvs).clone();
                     if tlvs.authority.is_none() {
                         tlvs.authority = sni;
+                    }
+                    if let Some(opts) = self.cfg.send_proxy_ssl {
+                        // HAProxy sends the TLV on clear connections too, empty.
+                        tlvs.ssl = Some(ssl.map_or_else(Ssl::default, |s| s.for_server(opts)));
                     }
                     Some(ProxyHeader::v2(src, dst).with_tlvs(tlvs))
                 }

@@ -61,7 +61,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt};
 
 pub use self::error::ProxyProtocolError;
-pub use self::tlv::{Ssl, SslClient, Tlvs, MAX_UNIQUE_ID_LEN};
+pub use self::tlv::{Ssl, SslClient, SslOptions, Tlvs, MAX_UNIQUE_ID_LEN};
 
 /// The longest v1 line, CRLF included (107 bytes).
 pub const V1_MAX_LEN: usize = v1::MAX_LEN;

@@ -30,6 +30,58 @@ async fn rest<I: AsyncRead + Unpin>(io: &mut I) -> Vec<u8> {
     rest
 }
 
+#[test]
+fn ssl_for_server_keeps_what_haproxy_sends() {
+    let facts = Ssl {
+        client: SslClient::SSL | SslClient::CERT_CONN | SslClient::CERT_SESS,
+        verify: 0,
+        version: Some("TLSv1.3".into()),
+        cn: Some("alice".into()),
+        cipher: Some("TLS_AES_128_GCM_SHA256".into()),
+        group: Some("X25519".into()),
+        client_cert: Some(vec![0x30, 0x00]),
+        ..Ssl::default()
+    };
+
+    // send-proxy-v2-ssl: bits, verify, version.
+    let plain = facts.for_server(SslOptions::default());
+    assert_eq!(plain.client, facts.client);
+    assert_eq!(plain.version.as_deref(), Some("TLSv1.3"));
+    assert_eq!((plain.cn.as_ref(), plain.cipher.as_ref()), (None, None));
+    assert_eq!(
+        (plain.group.as_ref(), plain.client_cert.as_ref()),
+        (None, None)
+    );
+    // send-proxy-v2-ssl-cn: plus the CN; ssl-cipher: plus the cipher.
+    let all = facts.for_server(SslOptions {
+        cn: true,
+        cipher: true,
+    });
+    assert_eq!(all.cn.as_deref(), Some("alice"));
+    assert_eq!(all.cipher.as_deref(), Some("TLS_AES_128_GCM_SHA256"));
+
+    // On the wire: type 0x20, client 0x07, verify 0, then VERSION (0x21) and CN (0x22).
+    let tlvs = Tlvs {
+        ssl: Some(facts.for_server(SslOptions {
+            cn: true,
+            cipher: false,
+        })),
+        ..Tlvs::default()
+    };
+    let bytes = v2_ipv4().with_tlvs(tlvs.clone()).to_bytes().unwrap();
+    let tlv = &bytes[16 + 12..];
+    let mut want = vec![0x20, 0x00, 23, 0x07, 0, 0, 0, 0];
+    want.extend_from_slice(&[0x21, 0x00, 7]);
+    want.extend_from_slice(b"TLSv1.3");
+    want.extend_from_slice(&[0x22, 0x00, 5]);
+    want.extend_from_slice(b"alice");
+    assert_eq!(tlv, &want[..]);
+    match parse(&bytes).unwrap() {
+        Parsed::Complete { header, .. } => assert_eq!(header.tlvs, tlvs),
+        other => panic!("{other:?}"),
+    }
+}
+
 #[tokio::test]
 async fn v1_with_payload_in_the_same_read() {
     let mut io = Builder::new()

@@ -266,6 +266,48 @@ impl Ssl {
     }
 }
 
+/// Which sub-TLVs of the client's TLS facts a sender puts in the `PP2_TYPE_SSL` TLV, as
+/// HAProxy's server keywords choose them: `send-proxy-v2-ssl` sends the TLV with the
+/// `client` bits, `verify` and the version; `send-proxy-v2-ssl-cn` adds the client
+/// certificate's CN; `proxy-v2-options ssl-cipher` adds the cipher.
+///
+/// ```
+/// use lb_tcp::proxy_protocol::{Ssl, SslClient, SslOptions};
+///
+/// let mut facts = Ssl::default();
+/// facts.client = SslClient::SSL | SslClient::CERT_CONN | SslClient::CERT_SESS;
+/// facts.version = Some("TLSv1.3".into());
+/// facts.cn = Some("alice".into());
+/// facts.cipher = Some("TLS_AES_128_GCM_SHA256".into());
+/// let sent = facts.for_server(SslOptions { cn: true, ..SslOptions::default() });
+/// assert_eq!(sent.cn.as_deref(), Some("alice"));
+/// assert_eq!(sent.cipher, None);
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct SslOptions {
+    /// `PP2_SUBTYPE_SSL_CN` (`send-proxy-v2-ssl-cn`, `proxy-v2-options cert-cn`).
+    pub cn: bool,
+    /// `PP2_SUBTYPE_SSL_CIPHER` (`proxy-v2-options ssl-cipher`).
+    pub cipher: bool,
+}
+
+impl Ssl {
+    /// The TLV a sender writes for a client connection with these TLS facts (`self`): the
+    /// `client` bits, `verify` and the version always, the other sub-TLVs as `opts` says.
+    /// HAProxy writes the TLV for clear connections too, empty: use
+    /// [`Ssl::default`] for those.
+    pub fn for_server(&self, opts: SslOptions) -> Ssl {
+        Ssl {
+            client: self.client,
+            verify: self.verify,
+            version: self.version.clone(),
+            cn: self.cn.clone().filter(|_| opts.cn),
+            cipher: self.cipher.clone().filter(|_| opts.cipher),
+            ..Ssl::default()
+        }
+    }
+}
+
 /// Parses the TLVs of a v2 header.
 ///
 /// `header` is the whole header (16 + len bytes), needed to verify the CRC32C; the TLVs

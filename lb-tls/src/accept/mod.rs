@@ -13,15 +13,19 @@
 mod info;
 mod service;
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::path::Path;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use rustls::pki_types::{CertificateDer, CertificateRevocationListDer};
-use rustls::server::{NoServerSessionStorage, ServerSessionMemoryCache};
+use rustls::server::{
+    ClientHello, NoServerSessionStorage, ProducesTickets, ServerSessionMemoryCache,
+    StoresServerSessions,
+};
 use rustls::ServerConfig;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_rustls::server::TlsStream;
@@ -29,7 +33,7 @@ use tokio_rustls::LazyConfigAcceptor;
 
 pub use self::info::{ClientCert, TlsInfo};
 pub use self::service::{TlsAccept, TlsAcceptLayer};
-use crate::cert_store::CertStore;
+use crate::cert_store::{CertStore, LineOptions};
 use crate::client_auth::{load_ca_file, load_crl_file, ClientAuth, Verify};
 use crate::error::TlsError;
 use crate::options::{parse_alpn, Protocols, TlsVersion};
@@ -176,35 +180,133 @@ impl TlsAcceptorBuilder {
 
     /// Builds the acceptor.
     ///
+    /// The SSL options of the store's `crt-list` lines (`[alpn h2 ssl-min-ver TLSv1.3
+    /// verify required ca-file ca.pem]`) override these for handshakes whose SNI selects
+    /// the line: one rustls configuration per line, built here for the lines already in
+    /// the store (lines added later get theirs on their first handshake).
+    ///
     /// # Errors
     /// [`TlsError::Config`] for inconsistent options (versions, ciphers, `verify` without
-    /// a CA), [`TlsError::Rustls`] when rustls refuses the result.
+    /// a CA), [`TlsError::Rustls`] when rustls refuses the result, [`TlsError::CrtList`]
+    /// naming the crt-list line whose options cannot be combined with these.
     pub fn build(self) -> Result<TlsAcceptor, TlsError> {
-        let (provider, versions) = self.protocols.resolve()?;
-        let verifier = self.client_auth.verifier()?;
-        let mut config = ServerConfig::builder_with_provider(provider)
-            .with_protocol_versions(&versions)
-            .map_err(TlsError::Rustls)?
-            .with_client_cert_verifier(verifier)
-            .with_cert_resolver(self.store);
-        config.alpn_protocols = self.alpn;
-        config.ignore_client_order = !self.prefer_client_ciphers;
-        config.session_storage = if self.session_cache == 0 {
+        let session_storage: Arc<dyn StoresServerSessions> = if self.session_cache == 0 {
             Arc::new(NoServerSessionStorage {})
         } else {
             ServerSessionMemoryCache::new(self.session_cache)
         };
-        if !self.no_tickets {
-            config.ticketer = match self.tickets {
-                Some(keys) => keys,
-                None => Arc::new(TicketKeys::random()?),
-            };
+        let ticketer: Option<Arc<dyn ProducesTickets>> = match (self.no_tickets, self.tickets) {
+            (true, _) => None,
+            (false, Some(keys)) => Some(keys),
+            (false, None) => Some(Arc::new(TicketKeys::random()?)),
+        };
+        let base = Base {
+            store: self.store,
+            alpn: self.alpn,
+            protocols: self.protocols,
+            client_auth: self.client_auth,
+            prefer_client_ciphers: self.prefer_client_ciphers,
+            session_storage,
+            ticketer,
+        };
+        let config = Arc::new(base.config(None)?);
+        let lines = Lines {
+            configs: Mutex::new(HashMap::new()),
+            base,
+        };
+        for line in lines.base.store.line_options() {
+            lines.config(&line)?;
         }
         Ok(TlsAcceptor {
-            config: Arc::new(config),
+            config,
             timeout: self.handshake_timeout,
-            verify: self.client_auth.verify,
+            verify: lines.base.client_auth.verify,
+            lines: Some(Arc::new(lines)),
         })
+    }
+}
+
+/// What the configurations of an acceptor are made from.
+struct Base {
+    store: Arc<CertStore>,
+    alpn: Vec<Vec<u8>>,
+    protocols: Protocols,
+    client_auth: ClientAuth,
+    prefer_client_ciphers: bool,
+    session_storage: Arc<dyn StoresServerSessions>,
+    ticketer: Option<Arc<dyn ProducesTickets>>,
+}
+
+impl Base {
+    /// The rustls configuration of the bind line, with a crt-list line's options over it.
+    fn config(&self, line: Option<&LineOptions>) -> Result<ServerConfig, TlsError> {
+        let mut protocols = self.protocols.clone();
+        let mut client_auth = self.client_auth.clone();
+        let mut alpn = &self.alpn;
+        if let Some(o) = line {
+            protocols.min = o.min.or(protocols.min);
+            protocols.max = o.max.or(protocols.max);
+            if let Some(c) = &o.ciphers {
+                protocols.ciphers = Some(c.clone());
+            }
+            if let Some(c) = &o.ciphersuites {
+                protocols.ciphersuites = Some(c.clone());
+            }
+            client_auth.verify = o.verify.unwrap_or(client_auth.verify);
+            if let Some(cas) = &o.cas {
+                client_auth.cas.clone_from(cas);
+            }
+            if let Some(crls) = &o.crls {
+                client_auth.crls.clone_from(crls);
+            }
+            alpn = o.alpn.as_ref().unwrap_or(alpn);
+        }
+        let (provider, versions) = protocols.resolve()?;
+        let verifier = client_auth.verifier()?;
+        let mut config = ServerConfig::builder_with_provider(provider)
+            .with_protocol_versions(&versions)
+            .map_err(TlsError::Rustls)?
+            .with_client_cert_verifier(verifier)
+            .with_cert_resolver(Arc::clone(&self.store) as _);
+        config.alpn_protocols.clone_from(alpn);
+        config.ignore_client_order = !self.prefer_client_ciphers;
+        config.session_storage = Arc::clone(&self.session_storage);
+        if let Some(t) = &self.ticketer {
+            config.ticketer = Arc::clone(t);
+        }
+        Ok(config)
+    }
+}
+
+/// The configurations of the crt-list lines with SSL options, by line.
+struct Lines {
+    base: Base,
+    configs: Mutex<HashMap<u64, Arc<ServerConfig>>>,
+}
+
+impl Lines {
+    /// The configuration of `line`, built on first use.
+    fn config(&self, line: &LineOptions) -> Result<Arc<ServerConfig>, TlsError> {
+        let mut configs = self.configs.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(c) = configs.get(&line.id) {
+            return Ok(Arc::clone(c));
+        }
+        let config = Arc::new(self.base.config(Some(line)).map_err(|e| line.error(e))?);
+        configs.insert(line.id, Arc::clone(&config));
+        Ok(config)
+    }
+
+    /// The configuration for a ClientHello: its line's, if the certificate it gets comes
+    /// from a crt-list line with options.
+    fn for_hello(&self, hello: &ClientHello<'_>) -> Result<Option<Arc<ServerConfig>>, TlsError> {
+        match self
+            .base
+            .store
+            .lookup_options(hello.server_name(), hello.signature_schemes())
+        {
+            Some(line) => self.config(&line).map(Some),
+            None => Ok(None),
+        }
     }
 }
 
@@ -224,11 +326,23 @@ impl TlsAcceptorBuilder {
 /// assert_eq!(acceptor.config().alpn_protocols, [b"h2".to_vec(), b"http/1.1".to_vec()]);
 /// # Ok::<(), lb_tls::TlsError>(())
 /// ```
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct TlsAcceptor {
     config: Arc<ServerConfig>,
     timeout: Duration,
     verify: Verify,
+    /// Per crt-list line configurations (`None` for [`TlsAcceptor::from_config`]).
+    lines: Option<Arc<Lines>>,
+}
+
+impl std::fmt::Debug for TlsAcceptor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TlsAcceptor")
+            .field("config", &self.config)
+            .field("timeout", &self.timeout)
+            .field("verify", &self.verify)
+            .finish_non_exhaustive()
+    }
 }
 
 impl TlsAcceptor {
@@ -253,6 +367,7 @@ impl TlsAcceptor {
             config,
             timeout: handshake_timeout,
             verify: Verify::None,
+            lines: None,
         }
     }
 
@@ -293,9 +408,15 @@ impl TlsAcceptor {
             let start = LazyConfigAcceptor::new(rustls::server::Acceptor::default(), io)
                 .await
                 .map_err(TlsError::from_handshake_io)?;
-            sni = start.client_hello().server_name().map(str::to_owned);
+            let hello = start.client_hello();
+            sni = hello.server_name().map(str::to_owned);
+            let line = match &self.lines {
+                Some(lines) => lines.for_hello(&hello)?,
+                None => None,
+            };
+            let config = line.unwrap_or_else(|| Arc::clone(&self.config));
             start
-                .into_stream(Arc::clone(&self.config))
+                .into_stream(config)
                 .await
                 .map_err(TlsError::from_handshake_io)
         };

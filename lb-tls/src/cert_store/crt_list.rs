@@ -7,6 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use super::line_options::LineOptions;
 use crate::error::TlsError;
 
 /// Which server names a certificate is used for, when not the names in the certificate:
@@ -120,8 +121,8 @@ pub struct CrtListLine {
     /// The certificate file (or directory), as written.
     pub path: PathBuf,
     /// The words inside `[...]`: per-certificate SSL bind options (`alpn h2`, `verify
-    /// required`, ...), kept as written. They are not applied yet: every certificate is
-    /// served with the acceptor's options.
+    /// required`, ...), as written. [`CertStore::load_crt_list`](super::CertStore::load_crt_list)
+    /// checks them and the acceptor applies them to handshakes whose SNI selects the line.
     pub options: Vec<String>,
     /// The SNI filters.
     pub filters: SniFilters,
@@ -199,8 +200,10 @@ pub fn parse_crt_list(text: &str, origin: &str) -> Result<Vec<CrtListLine>, TlsE
 pub struct Binding {
     /// The SNI filters (empty: the certificate's own names).
     pub filters: SniFilters,
-    /// Per-line SSL options, as written in the crt-list (kept, not applied yet).
+    /// Per-line SSL options, as written in the crt-list.
     pub options: Arc<[String]>,
+    /// The options parsed (files read), as handshakes apply them.
+    pub(crate) ssl: Option<Arc<LineOptions>>,
 }
 
 impl Binding {
@@ -209,6 +212,7 @@ impl Binding {
         Self {
             filters,
             options: Arc::new([]),
+            ssl: None,
         }
     }
 }

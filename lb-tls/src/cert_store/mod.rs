@@ -12,6 +12,13 @@
 //! in; handshakes in flight keep the snapshot they started with, and established
 //! connections never look at the store again.
 //!
+//! A `crt-list` line may carry SSL options (`site.pem [alpn h2 ssl-min-ver TLSv1.3 verify
+//! required ca-file ca.pem] www.example.com`): `alpn`, `no-alpn`, `ssl-min-ver`,
+//! `ssl-max-ver`, `ciphers`, `ciphersuites`, `verify`, `ca-file` and `crl-file` are checked
+//! (files read) when the list loads, and the acceptor applies them to handshakes whose SNI
+//! picks that line's certificate (the default certificate's first line when no name
+//! matches); any other option is a load error naming the file and line.
+//!
 //! # Examples
 //! ```
 //! use lb_tls::{Cert, CertStore};
@@ -42,6 +49,7 @@
 
 mod cert;
 mod crt_list;
+mod line_options;
 #[cfg(test)]
 mod tests;
 
@@ -58,6 +66,7 @@ use rustls::{SignatureAlgorithm, SignatureScheme};
 
 pub use self::cert::Cert;
 pub(crate) use self::cert::{parse_chain, provider, read};
+pub(crate) use self::line_options::LineOptions;
 
 pub use self::crt_list::{parse_crt_list, Binding, CrtListLine, SniFilters};
 use crate::error::TlsError;
@@ -79,6 +88,8 @@ struct Entry {
 #[derive(Clone)]
 struct Candidate {
     key: Arc<CertifiedKey>,
+    /// The SSL options of the crt-list line that made this candidate.
+    ssl: Option<Arc<LineOptions>>,
     /// Names this candidate's wildcard must not match (negative SNI filters).
     excluded: Option<Arc<HashSet<String>>>,
 }
@@ -98,6 +109,10 @@ struct Index {
     wildcard: HashMap<Box<str>, Box<[Candidate]>>,
     /// What answers when nothing else does.
     default: Option<Arc<CertifiedKey>>,
+    /// The SSL options of the default certificate's first line.
+    default_ssl: Option<Arc<LineOptions>>,
+    /// Whether any line has SSL options (else handshakes skip looking for them).
+    any_ssl: bool,
 }
 
 /// An immutable state of the store.
@@ -167,32 +182,73 @@ impl CertStore {
         schemes: &[SignatureScheme],
     ) -> Option<Arc<CertifiedKey>> {
         let snap = self.current.load();
-        let index = &snap.index;
-        if let Some(sni) = sni {
-            let sni = sni.strip_suffix('.').unwrap_or(sni);
-            let lowered;
-            let name = if sni.bytes().any(|b| b.is_ascii_uppercase()) {
-                lowered = sni.to_ascii_lowercase();
-                lowered.as_str()
-            } else {
-                sni
-            };
-            if let Some(found) = index.exact.get(name).and_then(|c| pick(c, name, schemes)) {
-                return Some(Arc::clone(found));
-            }
-            if let Some((_, parent)) = name.split_once('.') {
-                if let Some(found) = index
-                    .wildcard
-                    .get(parent)
-                    .and_then(|c| pick(c, name, schemes))
-                {
-                    return Some(Arc::clone(found));
-                }
-            }
-        }
-        index.default.clone()
+        find(&snap.index, sni, schemes).map(|(key, _)| Arc::clone(key))
     }
 
+    /// The SSL options of the crt-list line whose certificate [`CertStore::lookup`] picks
+    /// for `sni`, if that line has any.
+    pub(crate) fn lookup_options(
+        &self,
+        sni: Option<&str>,
+        schemes: &[SignatureScheme],
+    ) -> Option<Arc<LineOptions>> {
+        let snap = self.current.load();
+        if !snap.index.any_ssl {
+            return None;
+        }
+        find(&snap.index, sni, schemes).and_then(|(_, ssl)| ssl.clone())
+    }
+
+    /// Every crt-list line's SSL options, for the acceptor to check them at start.
+    pub(crate) fn line_options(&self) -> Vec<Arc<LineOptions>> {
+        let snap = self.current.load();
+        let mut out: Vec<Arc<LineOptions>> = Vec::new();
+        for ssl in snap
+            .entries
+            .values()
+            .flat_map(|e| &e.bindings)
+            .filter_map(|b| b.ssl.as_ref())
+        {
+            if !out.iter().any(|o| o.id == ssl.id) {
+                out.push(Arc::clone(ssl));
+            }
+        }
+        out
+    }
+}
+
+/// The certificate for `sni` and the options of its line; see [`CertStore::lookup`].
+fn find<'a>(
+    index: &'a Index,
+    sni: Option<&str>,
+    schemes: &[SignatureScheme],
+) -> Option<(&'a Arc<CertifiedKey>, &'a Option<Arc<LineOptions>>)> {
+    if let Some(sni) = sni {
+        let sni = sni.strip_suffix('.').unwrap_or(sni);
+        let lowered;
+        let name = if sni.bytes().any(|b| b.is_ascii_uppercase()) {
+            lowered = sni.to_ascii_lowercase();
+            lowered.as_str()
+        } else {
+            sni
+        };
+        if let Some(found) = index.exact.get(name).and_then(|c| pick(c, name, schemes)) {
+            return Some((&found.key, &found.ssl));
+        }
+        if let Some((_, parent)) = name.split_once('.') {
+            if let Some(found) = index
+                .wildcard
+                .get(parent)
+                .and_then(|c| pick(c, name, schemes))
+            {
+                return Some((&found.key, &found.ssl));
+            }
+        }
+    }
+    index.default.as_ref().map(|key| (key, &index.default_ssl))
+}
+
+impl CertStore {
     /// Like [`CertStore::lookup`], returning the [`Cert`] (names, subject, origin): for the
     /// runtime API and tests; handshakes use `lookup`.
     pub fn lookup_cert(&self, sni: Option<&str>, schemes: &[SignatureScheme]) -> Option<Cert> {
@@ -479,20 +535,20 @@ fn pick<'a>(
     cands: &'a [Candidate],
     name: &str,
     schemes: &[SignatureScheme],
-) -> Option<&'a Arc<CertifiedKey>> {
+) -> Option<&'a Candidate> {
     let mut first = None;
     for c in cands {
         if c.excludes(name) {
             continue;
         }
         if first.is_none() {
-            first = Some(&c.key);
+            first = Some(c);
             if cands.len() == 1 || schemes.is_empty() {
                 break;
             }
         }
         if c.key.key.choose_scheme(schemes).is_some() {
-            return Some(&c.key);
+            return Some(c);
         }
     }
     first
@@ -545,6 +601,7 @@ fn build_index(entries: &BTreeMap<Arc<str>, Entry>, default_id: Option<&str>) ->
                 if let Some(parent) = name.strip_prefix("*.") {
                     let cand = Candidate {
                         key: Arc::clone(entry.cert.certified_key()),
+                        ssl: binding.ssl.clone(),
                         excluded: excluded.clone(),
                     };
                     wildcard
@@ -556,6 +613,7 @@ fn build_index(entries: &BTreeMap<Arc<str>, Entry>, default_id: Option<&str>) ->
                 } else {
                     let cand = Candidate {
                         key: Arc::clone(entry.cert.certified_key()),
+                        ssl: binding.ssl.clone(),
                         excluded: None,
                     };
                     exact
@@ -576,11 +634,17 @@ fn build_index(entries: &BTreeMap<Arc<str>, Entry>, default_id: Option<&str>) ->
             })
             .collect::<HashMap<_, _>>()
     };
+    let default = default_entry(entries, default_id).map(|(_, e)| e);
     Index {
         exact: finish(exact),
         wildcard: finish(wildcard),
-        default: default_entry(entries, default_id)
-            .map(|(_, e)| Arc::clone(e.cert.certified_key())),
+        default: default.map(|e| Arc::clone(e.cert.certified_key())),
+        default_ssl: default
+            .and_then(|e| e.bindings.first())
+            .and_then(|b| b.ssl.clone()),
+        any_ssl: entries
+            .values()
+            .any(|e| e.bindings.iter().any(|b| b.ssl.is_some())),
     }
 }
 
@@ -769,9 +833,11 @@ impl CertBatch {
             reason: "not UTF-8".into(),
         })?;
         for line in parse_crt_list(text, &origin)? {
+            let ssl = LineOptions::parse(&line.options, crt_base, &origin, line.line)?;
             let binding = Binding {
                 filters: line.filters,
                 options: line.options.into(),
+                ssl: ssl.map(Arc::new),
             };
             let file = crt_list::resolve(&line.path, crt_base);
             self.load_crt(&file, binding).map_err(|e| match e {

@@ -6,6 +6,7 @@ mod support;
 mod accept;
 mod client_auth;
 mod connect;
+mod crt_list;
 mod hot;
 mod resumption;
 mod sni;

@@ -23,7 +23,7 @@ pub enum ProtoError {
     /// The head is not valid HTTP/1.
     #[error("invalid response head: {0}")]
     Head(&'static str),
-    /// The head is larger than [`MAX_HEAD`].
+    /// The head is larger than 64 KiB.
     #[error("response head larger than {MAX_HEAD} bytes")]
     HeadTooLarge,
     /// Content-Length is invalid or contradicts itself.
@@ -34,68 +34,98 @@ pub enum ProtoError {
     Chunked(&'static str),
 }
 
-/// A parsed response head.
+/// A parsed response head, with the fields that decide framing and reuse already read
+/// (one pass over the fields while they are parsed, no lookups afterwards).
 #[derive(Debug)]
 pub(crate) struct Head {
     pub(crate) status: StatusCode,
     pub(crate) version: Version,
     pub(crate) headers: HeaderMap,
+    /// `Connection: close` was present.
+    conn_close: bool,
+    /// `Connection: keep-alive` was present.
+    conn_keep_alive: bool,
+    /// Transfer-Encoding was present; whether its final coding is chunked.
+    te_chunked: Option<bool>,
+    /// The Content-Length, `Err` when the values are invalid or disagree.
+    content_length: Option<Result<u64, ()>>,
 }
 
 impl Head {
-    /// Whether the server lets the connection stay open after this response.
-    pub(crate) fn keep_alive(&self) -> bool {
-        let mut close = false;
-        let mut keep = false;
-        for v in self.headers.get_all(CONNECTION) {
-            for token in v.as_bytes().split(|&b| b == b',') {
-                let t = token.trim_ascii();
-                close |= t.eq_ignore_ascii_case(b"close");
-                keep |= t.eq_ignore_ascii_case(b"keep-alive");
-            }
+    fn new(status: StatusCode, version: Version, headers: HeaderMap) -> Self {
+        let mut head = Head {
+            status,
+            version,
+            headers: HeaderMap::new(),
+            conn_close: false,
+            conn_keep_alive: false,
+            te_chunked: None,
+            content_length: None,
+        };
+        for (name, value) in &headers {
+            head.note(name, value);
         }
-        match self.version {
-            Version::HTTP_11 => !close,
-            _ => keep && !close,
+        head.headers = headers;
+        head
+    }
+
+    /// Reads the framing and connection fields.
+    fn note(&mut self, name: &HeaderName, value: &HeaderValue) {
+        if *name == CONNECTION {
+            for token in value.as_bytes().split(|&b| b == b',') {
+                let t = token.trim_ascii();
+                self.conn_close |= t.eq_ignore_ascii_case(b"close");
+                self.conn_keep_alive |= t.eq_ignore_ascii_case(b"keep-alive");
+            }
+        } else if *name == TRANSFER_ENCODING {
+            // The final coding decides: chunked, else the body runs until close.
+            let last = value
+                .as_bytes()
+                .rsplit(|&b| b == b',')
+                .next()
+                .map(<[u8]>::trim_ascii)
+                .unwrap_or_default();
+            self.te_chunked = Some(last.eq_ignore_ascii_case(b"chunked"));
+        } else if *name == CONTENT_LENGTH {
+            for part in value.as_bytes().split(|&b| b == b',') {
+                let n = parse_decimal(part.trim_ascii()).ok_or(());
+                self.content_length = match (self.content_length, n) {
+                    (None, n) => Some(n),
+                    (Some(Ok(a)), Ok(b)) if a == b => Some(Ok(a)),
+                    _ => Some(Err(())),
+                };
+            }
         }
     }
 
+    /// Whether the server lets the connection stay open after this response.
+    pub(crate) fn keep_alive(&self) -> bool {
+        match self.version {
+            Version::HTTP_11 => !self.conn_close,
+            _ => self.conn_keep_alive && !self.conn_close,
+        }
+    }
+
+    /// Whether both Transfer-Encoding and Content-Length were sent (RFC 9112 §6.3: the
+    /// connection must be closed after the response).
+    pub(crate) fn ambiguous_length(&self) -> bool {
+        self.te_chunked.is_some() && self.content_length.is_some()
+    }
+
     /// The body framing of this response to a request (RFC 9112 §6.3). `head_request`:
-    /// the request was HEAD. Also reports whether the framing forbids reusing the
-    /// connection (both Transfer-Encoding and Content-Length; close-delimited).
+    /// the request was HEAD.
     pub(crate) fn framing(&self, head_request: bool) -> Result<Framing, ProtoError> {
         let s = self.status.as_u16();
         if head_request || (100..200).contains(&s) || s == 204 || s == 304 {
             return Ok(Framing::Length(0));
         }
-        let mut te = self.headers.get_all(TRANSFER_ENCODING).iter().peekable();
-        if te.peek().is_some() {
-            // The final coding decides: chunked, else the body runs until close.
-            let last = te
-                .last()
-                .and_then(|v| v.as_bytes().rsplit(|&b| b == b',').next())
-                .map(<[u8]>::trim_ascii)
-                .unwrap_or_default();
-            return Ok(if last.eq_ignore_ascii_case(b"chunked") {
-                Framing::Chunked
-            } else {
-                Framing::Eof
-            });
+        match (self.te_chunked, self.content_length) {
+            (Some(true), _) => Ok(Framing::Chunked),
+            (Some(false), _) => Ok(Framing::Eof),
+            (None, Some(Ok(n))) => Ok(Framing::Length(n)),
+            (None, Some(Err(()))) => Err(ProtoError::ContentLength),
+            (None, None) => Ok(Framing::Eof),
         }
-        let mut length: Option<u64> = None;
-        for v in self.headers.get_all(CONTENT_LENGTH) {
-            for part in v.as_bytes().split(|&b| b == b',') {
-                let n = parse_decimal(part.trim_ascii()).ok_or(ProtoError::ContentLength)?;
-                if length.is_some_and(|l| l != n) {
-                    return Err(ProtoError::ContentLength);
-                }
-                length = Some(n);
-            }
-        }
-        Ok(match length {
-            Some(n) => Framing::Length(n),
-            None => Framing::Eof,
-        })
     }
 }
 
@@ -152,20 +182,18 @@ pub(crate) fn parse_head(buf: &mut BytesMut) -> Result<Option<Head>, ProtoError>
         let v = h.value.as_ptr() as usize - base;
         *span = [n, n + h.name.len(), v, v + h.value.len()].map(|x| x as u16);
     }
-    let head = buf.split_to(len).freeze();
-    let mut headers = HeaderMap::with_capacity(count);
+    let bytes = buf.split_to(len).freeze();
+    let mut head = Head::new(status, version, HeaderMap::with_capacity(count));
     for &[ns, ne, vs, ve] in &spans[..count] {
         let (ns, ne, vs, ve) = (ns as usize, ne as usize, vs as usize, ve as usize);
-        let name = HeaderName::from_bytes(&head[ns..ne]).map_err(|_| ProtoError::Head("name"))?;
-        let value = HeaderValue::from_maybe_shared(head.slice(vs..ve))
+        let name =
+            HeaderName::from_bytes(&bytes[ns..ne]).map_err(|_| ProtoError::Head("name"))?;
+        let value = HeaderValue::from_maybe_shared(bytes.slice(vs..ve))
             .map_err(|_| ProtoError::Head("value"))?;
-        headers.append(name, value);
+        head.note(&name, &value);
+        head.headers.append(name, value);
     }
-    Ok(Some(Head {
-        status,
-        version,
-        headers,
-    }))
+    Ok(Some(head))
 }
 
 fn error_name(e: httparse::Error) -> &'static str {

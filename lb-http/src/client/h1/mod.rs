@@ -137,7 +137,7 @@ impl H1Conn {
         let result = poll_fn(|cx| self.poll_head(cx, &mut writer, &mut progress)).await;
         let head = match result {
             Ok(head) => head,
-            Err(source) => {
+            Err((source, failure)) => {
                 // The request can be given back while its body was never touched.
                 let body = match writer {
                     None => Some(ProxyBody::empty()),
@@ -152,6 +152,7 @@ impl H1Conn {
                     source,
                     request,
                     sent: progress.sent,
+                    failure,
                 });
             }
         };
@@ -159,6 +160,7 @@ impl H1Conn {
             source: e,
             request: None,
             sent: true,
+            failure: Failure::Junk,
         };
         self.served += 1;
         let status = head.status;
@@ -182,10 +184,7 @@ impl H1Conn {
             ));
         }
         let framing = head.framing(head_request).map_err(|e| fail(e.into()))?;
-        let keep_alive = head.keep_alive()
-            && framing != Framing::Eof
-            && !(head.headers.contains_key(http::header::TRANSFER_ENCODING)
-                && head.headers.contains_key(http::header::CONTENT_LENGTH));
+        let keep_alive = head.keep_alive() && framing != Framing::Eof && !head.ambiguous_length();
         let decoder = Decoder::new(framing);
         let writer_done = writer.as_ref().is_none_or(|w| w.finished);
         if decoder.is_done() && writer_done {
@@ -219,38 +218,49 @@ impl H1Conn {
         cx: &mut Context<'_>,
         writer: &mut Option<ReqWriter>,
         progress: &mut Progress,
-    ) -> Poll<Result<Head, BoxError>> {
+    ) -> Poll<Result<Head, (BoxError, Failure)>> {
+        let io_fail = |e: io::Error, progress: &Progress| {
+            let kind = if progress.response_bytes {
+                Failure::Junk
+            } else {
+                Failure::Empty
+            };
+            (BoxError::from(e), kind)
+        };
         while progress.head_written < self.wbuf.len() {
             let n =
-                ready!(Pin::new(&mut self.io).poll_write(cx, &self.wbuf[progress.head_written..]))?;
+                ready!(Pin::new(&mut self.io).poll_write(cx, &self.wbuf[progress.head_written..]))
+                    .map_err(|e| io_fail(e, progress))?;
             if n == 0 {
-                return Poll::Ready(Err(io::Error::from(io::ErrorKind::WriteZero).into()));
+                return Poll::Ready(Err(io_fail(io::ErrorKind::WriteZero.into(), progress)));
             }
             progress.sent = true;
             progress.head_written += n;
         }
         if !progress.flushed {
-            ready!(Pin::new(&mut self.io).poll_flush(cx))?;
+            ready!(Pin::new(&mut self.io).poll_flush(cx)).map_err(|e| io_fail(e, progress))?;
             progress.flushed = true;
         }
         if let Some(w) = writer.as_mut().filter(|w| !w.finished && !w.failed) {
             match w.poll(&mut self.io, cx) {
                 Poll::Ready(Ok(())) => w.finished = true,
                 // The client's upload broke: nothing sensible can follow.
-                Poll::Ready(Err(WriteError::Body(e))) => return Poll::Ready(Err(e)),
+                Poll::Ready(Err(WriteError::Body(e))) => {
+                    return Poll::Ready(Err((e, Failure::Client)))
+                }
                 // The server stopped reading; it may still have answered.
                 Poll::Ready(Err(WriteError::Io(e))) => {
                     tracing::debug!(error = %e, "writing the request body failed");
                     w.failed = true;
                 }
                 Poll::Ready(Err(WriteError::Framing(what))) => {
-                    return Poll::Ready(Err(what.into()))
+                    return Poll::Ready(Err((what.into(), Failure::Client)))
                 }
                 Poll::Pending => {}
             }
         }
         loop {
-            match decode::parse_head(&mut self.rbuf)? {
+            match decode::parse_head(&mut self.rbuf).map_err(|e| (e.into(), Failure::Junk))? {
                 Some(head) if head.status.is_informational() && head.status != 101 => {
                     // 100 Continue, 103 Early Hints: the final response follows.
                     continue;
@@ -261,12 +271,19 @@ impl H1Conn {
             if self.rbuf.capacity() - self.rbuf.len() < 1024 {
                 self.rbuf.reserve(READ_SMALL);
             }
-            let n = ready!(poll_read_buf(Pin::new(&mut self.io), cx, &mut self.rbuf))?;
+            let n = ready!(poll_read_buf(Pin::new(&mut self.io), cx, &mut self.rbuf))
+                .map_err(|e| io_fail(e, progress))?;
             if n == 0 {
-                return Poll::Ready(Err(if self.rbuf.is_empty() {
-                    "server closed the connection before responding".into()
+                return Poll::Ready(Err(if progress.response_bytes {
+                    (
+                        "server closed the connection inside the response head".into(),
+                        Failure::Junk,
+                    )
                 } else {
-                    "server closed the connection inside the response head".into()
+                    (
+                        "server closed the connection before responding".into(),
+                        Failure::Empty,
+                    )
                 }));
             }
             progress.response_bytes = true;
@@ -307,6 +324,26 @@ pub(crate) struct H1Error {
     pub(crate) request: Option<Request<ProxyBody>>,
     /// Whether any byte of the request reached the connection.
     pub(crate) sent: bool,
+    /// What went wrong.
+    pub(crate) failure: Failure,
+}
+
+/// How a request failed before its response head was complete (HAProxy's `retry-on`
+/// classes).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Failure {
+    /// The server closed or reset the connection without sending a byte
+    /// (`empty-response`).
+    Empty,
+    /// The server sent something that is not a complete, valid response head
+    /// (`junk-response`).
+    Junk,
+    /// The client's request body failed (aborted upload, wrong length): not the server's
+    /// fault, never retried.
+    Client,
+    /// Anything else (HTTP/2 errors).
+    Other,
 }
 
 #[derive(Default)]

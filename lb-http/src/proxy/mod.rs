@@ -508,9 +508,9 @@ where
             let announced = body.size_hint().lower();
             if announced > max {
                 emit(logging, &trace, 413, 0, TerminationState::proxy_request());
-                return Box::pin(async move {
-                    Ok(cfg.errors.response(StatusCode::PAYLOAD_TOO_LARGE))
-                });
+                return Box::pin(
+                    async move { Ok(cfg.errors.response(StatusCode::PAYLOAD_TOO_LARGE)) },
+                );
             }
         }
         let admit = {
@@ -557,7 +557,10 @@ where
             // Layer 7 retries replay the request from a copy of its head and body; the
             // body is read first (it must fit the replay buffer).
             let mut body = ProxyBody::incoming(body);
-            if let Some(max) = cfg.max_request_body.filter(|_| body.size_hint().exact().is_none()) {
+            if let Some(max) = cfg
+                .max_request_body
+                .filter(|_| body.size_hint().exact().is_none())
+            {
                 body = ProxyBody::boxed(http_body_util::Limited::new(body, max as usize));
             }
             let replay = if cfg.retry_on.layer7()
@@ -571,11 +574,19 @@ where
                     }
                     Err(e) => {
                         tracing::debug!(error = %e, "reading the request body failed");
-                        if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() {
+                        if e.downcast_ref::<http_body_util::LengthLimitError>()
+                            .is_some()
+                        {
                             emit(logging, &trace, 413, 0, TerminationState::proxy_request());
                             return Ok(cfg.errors.response(StatusCode::PAYLOAD_TOO_LARGE));
                         }
-                        emit(logging, &trace, 400, 0, TerminationState::client_abort_request());
+                        emit(
+                            logging,
+                            &trace,
+                            400,
+                            0,
+                            TerminationState::client_abort_request(),
+                        );
                         return Ok(cfg.errors.response(StatusCode::BAD_REQUEST));
                     }
                 }
@@ -611,7 +622,15 @@ where
                         tracing::debug!(error = %e, "connect failed");
                         if attempt < cfg.retries && cfg.retry_on.conn_failure() {
                             attempt += 1;
-                            let next = retry(guard, attempt, &cfg, pools.config().connect_timeout, &backend, &stats, &mut trace);
+                            let next = retry(
+                                guard,
+                                attempt,
+                                &cfg,
+                                pools.config().connect_timeout,
+                                &backend,
+                                &stats,
+                                &mut trace,
+                            );
                             if let Some(g) = next.await {
                                 guard = g;
                                 continue;
@@ -655,7 +674,11 @@ where
                         // A status the configuration retries on: try again elsewhere.
                         observe(&cfg, guard.server().name(), Observation::Status(status));
                         drop(sent);
-                        tracing::debug!(status, server = guard.server().name(), "retrying on status");
+                        tracing::debug!(
+                            status,
+                            server = guard.server().name(),
+                            "retrying on status"
+                        );
                         None
                     }
                     Some(Err(SendError::Request {
@@ -710,7 +733,17 @@ where
                 }
                 // A layer 7 retry: the replay buffer rebuilds the request.
                 attempt += 1;
-                match retry(guard, attempt, &cfg, pools.config().connect_timeout, &backend, &stats, &mut trace).await {
+                match retry(
+                    guard,
+                    attempt,
+                    &cfg,
+                    pools.config().connect_timeout,
+                    &backend,
+                    &stats,
+                    &mut trace,
+                )
+                .await
+                {
                     Some(g) => guard = g,
                     None => {
                         emit(logging, &trace, 503, 0, TerminationState::no_server());

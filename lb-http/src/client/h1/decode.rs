@@ -186,8 +186,7 @@ pub(crate) fn parse_head(buf: &mut BytesMut) -> Result<Option<Head>, ProtoError>
     let mut head = Head::new(status, version, HeaderMap::with_capacity(count));
     for &[ns, ne, vs, ve] in &spans[..count] {
         let (ns, ne, vs, ve) = (ns as usize, ne as usize, vs as usize, ve as usize);
-        let name =
-            HeaderName::from_bytes(&bytes[ns..ne]).map_err(|_| ProtoError::Head("name"))?;
+        let name = HeaderName::from_bytes(&bytes[ns..ne]).map_err(|_| ProtoError::Head("name"))?;
         let value = HeaderValue::from_maybe_shared(bytes.slice(vs..ve))
             .map_err(|_| ProtoError::Head("value"))?;
         head.note(&name, &value);

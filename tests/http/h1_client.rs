@@ -306,7 +306,11 @@ async fn a_server_stalling_inside_the_body_hits_timeout_server() {
 }
 
 fn status_reply(status: u16) -> Vec<u8> {
-    format!("HTTP/1.1 {status} X\r\nContent-Length: 2\r\n\r\n{:02}", status % 100).into_bytes()
+    format!(
+        "HTTP/1.1 {status} X\r\nContent-Length: 2\r\n\r\n{:02}",
+        status % 100
+    )
+    .into_bytes()
 }
 
 async fn send(
@@ -405,7 +409,12 @@ async fn request_bodies_over_the_limit_get_413() {
     .await;
     // Announced length: refused before anything reaches the server.
     let mut c = h1(p.addr).await;
-    assert_eq!(send(&mut c, "POST", "this body is longer than sixteen bytes").await.0, 413);
+    assert_eq!(
+        send(&mut c, "POST", "this body is longer than sixteen bytes")
+            .await
+            .0,
+        413
+    );
     assert_eq!(o.requests(), 0);
     // Within the limit: fine.
     let mut c = h1(p.addr).await;
@@ -414,10 +423,53 @@ async fn request_bodies_over_the_limit_get_413() {
     let mut c = h1_streaming(p.addr).await;
     let req = Request::post("/echo")
         .header("host", "x")
-        .body(IterBody::new(
-            std::iter::repeat_n(Bytes::from_static(b"0123456789"), 10),
-        ))
+        .body(IterBody::new(std::iter::repeat_n(
+            Bytes::from_static(b"0123456789"),
+            10,
+        )))
         .unwrap();
     let r = c.send_request(req).await.unwrap();
     assert_eq!(r.status(), 413);
+}
+
+#[tokio::test]
+async fn tunnels_end_after_timeout_tunnel_of_inactivity_only() {
+    let o = origin("a").await;
+    let p = proxy(
+        &[o.addr],
+        Opts {
+            proxy: ProxyConfig {
+                timeout_tunnel: Some(Duration::from_millis(300)),
+                ..ProxyConfig::default()
+            },
+            ..Opts::default()
+        },
+    )
+    .await;
+    let mut c = h1(p.addr).await;
+    let req = Request::get("/ws")
+        .header("upgrade", "websocket")
+        .header("connection", "upgrade")
+        .header("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==")
+        .header("sec-websocket-version", "13")
+        .body(Full::default())
+        .unwrap();
+    let mut resp = c.send_request(req).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::SWITCHING_PROTOCOLS);
+    let up = hyper::upgrade::on(&mut resp).await.unwrap();
+    let mut io = hyper_util::rt::TokioIo::new(up);
+    // Active for three times the timeout: the tunnel stays up.
+    for _ in 0..9 {
+        io.write_all(b"ping").await.unwrap();
+        let mut buf = [0u8; 4];
+        io.read_exact(&mut buf).await.unwrap();
+        assert_eq!(&buf, b"ping");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Then idle: closed by the proxy soon after the timeout.
+    let mut rest = Vec::new();
+    let r = tokio::time::timeout(Duration::from_secs(3), io.read_to_end(&mut rest)).await;
+    assert!(r.is_ok(), "the idle tunnel must be closed");
+    assert!(rest.is_empty());
+    assert!(eventually(|| p.backend.stats().inflight() == 0).await);
 }

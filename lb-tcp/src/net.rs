@@ -54,6 +54,43 @@ pub enum Stream {
     /// A connection on the in-memory network.
     #[cfg(feature = "mem")]
     Mem(MemStream),
+    /// A stream layered over another one (a TLS session), with the addresses of the
+    /// connection underneath.
+    Layered(Layered),
+}
+
+/// What a [`Layered`] stream wraps: any byte stream.
+pub trait LayeredIo: AsyncRead + AsyncWrite + Unpin + Send + 'static {}
+
+impl<T: AsyncRead + AsyncWrite + Unpin + Send + 'static> LayeredIo for T {}
+
+/// A byte stream on top of a connection (TLS on TCP, say), carried as a [`Stream`] so that
+/// the forwarding and proxy code serve it unchanged. It keeps the underlying connection's
+/// addresses for logs and the PROXY protocol.
+pub struct Layered {
+    io: Box<dyn LayeredIo>,
+    peer: Address,
+    local: Address,
+}
+
+impl Layered {
+    /// Wraps `io`, which runs over a connection from `local` to `peer`.
+    pub fn new(io: impl LayeredIo, peer: Address, local: Address) -> Self {
+        Layered {
+            io: Box::new(io),
+            peer,
+            local,
+        }
+    }
+}
+
+impl fmt::Debug for Layered {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Layered")
+            .field("peer", &self.peer)
+            .field("local", &self.local)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Stream {
@@ -88,6 +125,7 @@ impl Stream {
             Stream::Unix(s) => s.peer_addr().map(|a| unix_address(&a)),
             #[cfg(feature = "mem")]
             Stream::Mem(s) => Ok(s.peer_addr().clone()),
+            Stream::Layered(s) => Ok(s.peer.clone()),
         }
     }
 
@@ -103,6 +141,7 @@ impl Stream {
             Stream::Unix(s) => s.local_addr().map(|a| unix_address(&a)),
             #[cfg(feature = "mem")]
             Stream::Mem(s) => Ok(s.local_addr().clone()),
+            Stream::Layered(s) => Ok(s.local.clone()),
         }
     }
 
@@ -126,6 +165,12 @@ impl From<tokio::net::UnixStream> for Stream {
     }
 }
 
+impl From<Layered> for Stream {
+    fn from(s: Layered) -> Self {
+        Stream::Layered(s)
+    }
+}
+
 #[cfg(feature = "mem")]
 impl From<MemStream> for Stream {
     fn from(s: MemStream) -> Self {
@@ -142,6 +187,10 @@ macro_rules! delegate {
             Stream::Unix($s) => $e,
             #[cfg(feature = "mem")]
             Stream::Mem($s) => $e,
+            Stream::Layered(l) => {
+                let $s = &mut l.io;
+                $e
+            }
         }
     };
 }
@@ -194,6 +243,7 @@ impl AsyncWrite for Stream {
             Stream::Unix(s) => s.is_write_vectored(),
             #[cfg(feature = "mem")]
             Stream::Mem(s) => s.is_write_vectored(),
+            Stream::Layered(s) => s.io.is_write_vectored(),
         }
     }
 }

@@ -11,7 +11,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use lb_core::BoxError;
 use lb_tcp::inspect::{inspect, Facts, PrefixedIo};
-use lb_tcp::net::{Peer, Stream};
+use lb_tcp::net::{Layered, Peer, Stream};
 use lb_tcp::proxy::{Connection, TcpSession};
 use lb_tcp::proxy_protocol::read_header;
 use lb_tls::TlsInfo;
@@ -190,17 +190,11 @@ impl TlsTcpInner {
         let Some(backend) = chosen.and_then(|i| self.backends.get(i)) else {
             return Err("no backend for this connection".into());
         };
-        // The proxy forwards between plain streams: a socket pair carries the clear text
-        // to and from the TLS session.
-        let (ours, mut theirs) = tokio::net::UnixStream::pair()?;
-        tokio::spawn(async move {
-            if let Err(e) = tokio::io::copy_bidirectional(&mut theirs, &mut tls).await {
-                tracing::debug!(error = %e, "TLS client connection ended");
-            }
-        });
+        // The proxy forwards the clear text of the TLS session as a stream of its own.
+        let io = Stream::Layered(Layered::new(tls, peer.addr().clone(), peer.local().clone()));
         let session = backend
             .proxy(Connection {
-                io: Stream::Unix(ours),
+                io,
                 prefix,
                 client,
                 local,

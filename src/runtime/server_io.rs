@@ -24,7 +24,7 @@ use std::task::{Context, Poll};
 
 use lb_core::Address;
 use lb_tcp::connect::TcpConnect;
-use lb_tcp::net::Stream;
+use lb_tcp::net::{Layered, Stream};
 use lb_tls::tokio_rustls::client::TlsStream;
 use lb_tls::TlsConnect;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -209,9 +209,9 @@ impl Service<Address> for ServerConnector {
     }
 }
 
-/// The connector of TCP backends: their proxy forwards between two [`Stream`]s, so a TLS
-/// connection is bridged through a Unix socket pair by a task that encrypts and decrypts
-/// (one more copy than plain TCP, and no `splice`).
+/// The connector of TCP backends: their proxy forwards between two [`Stream`]s; a TLS
+/// connection travels as a [`Stream::Layered`] with the addresses of the TCP connection
+/// underneath.
 #[derive(Clone)]
 pub(crate) struct StreamConnector(pub(crate) ServerConnector);
 
@@ -229,16 +229,10 @@ impl Service<Address> for StreamConnector {
         Box::pin(async move {
             match connecting.await? {
                 ServerIo::Plain(s) => Ok(s),
-                ServerIo::Tls(mut tls) => {
-                    let (ours, mut theirs) = tokio::net::UnixStream::pair()?;
-                    tokio::spawn(async move {
-                        // Ends when either side closes or fails; shutdowns are passed on.
-                        if let Err(e) = tokio::io::copy_bidirectional(&mut theirs, &mut *tls).await
-                        {
-                            tracing::debug!(error = %e, "TLS server connection ended");
-                        }
-                    });
-                    Ok(Stream::Unix(ours))
+                ServerIo::Tls(tls) => {
+                    let tcp = tls.get_ref().0;
+                    let (peer, local) = (tcp.peer_addr()?, tcp.local_addr()?);
+                    Ok(Stream::Layered(Layered::new(tls, peer, local)))
                 }
             }
         })

@@ -228,7 +228,10 @@ pub(crate) fn hash_fetch(expr: &str) -> Result<Fetch, ErrorKind> {
 /// The fetch of a `%[...]` sample in a value format (`http-request set-header`).
 pub(crate) fn sample_fetch(expr: &str) -> Result<Fetch, ErrorKind> {
     // `ssl_c_sha1,hex` is the usual spelling; the fingerprint is hex already.
-    let expr = expr.strip_suffix(",hex").filter(|f| *f == "ssl_c_sha1").unwrap_or(expr);
+    let expr = expr
+        .strip_suffix(",hex")
+        .filter(|f| *f == "ssl_c_sha1")
+        .unwrap_or(expr);
     let (f, implied) = fetch(expr)?;
     if implied.is_some() {
         return Err(ErrorKind::InvalidValue {

@@ -2592,7 +2592,11 @@ fn http_request(d: &mut Draft, l: &mut Line<'_>) -> Result<(), ErrorKind> {
                     .ok()
                     .filter(|c| DENY_STATUSES.contains(c))
                     .ok_or_else(|| ErrorKind::InvalidValue {
-                        what: if kw == "status" { "status" } else { "deny_status" },
+                        what: if kw == "status" {
+                            "status"
+                        } else {
+                            "deny_status"
+                        },
                         value: v.to_owned(),
                         reason: "expected one of 200, 400, 403, 404, 405, 408, 410, 413, 414, \
                                  425, 429, 431, 500, 501, 502, 503, 504"

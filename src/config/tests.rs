@@ -2733,13 +2733,11 @@ fn http_request_rules() {
 #[test]
 fn send_proxy_v2_ssl_keywords() {
     use lb_tcp::proxy_protocol::SslOptions;
-    let c = parse(&be(
-        "  server a 1.2.3.4:80 send-proxy-v2-ssl\n\
+    let c = parse(&be("  server a 1.2.3.4:80 send-proxy-v2-ssl\n\
          server b 1.2.3.4:81 send-proxy-v2-ssl-cn\n\
          server c 1.2.3.4:82 send-proxy-v2 proxy-v2-options ssl,ssl-cipher\n\
          server d 1.2.3.4:83 send-proxy-v2-ssl-cn no-send-proxy-v2-ssl-cn\n\
-         server e 1.2.3.4:84 send-proxy-v2",
-    ));
+         server e 1.2.3.4:84 send-proxy-v2"));
     let b = backend(&c);
     let got: Vec<_> = b
         .servers
@@ -2809,11 +2807,19 @@ fn http_request_header_and_deny_rules() {
         other => panic!("{other:?}"),
     }
     assert!(f.http_request[2].cond.is_some());
-    assert_eq!(actions[4], &HttpRequestAction::DelHeader("proxy".parse().unwrap()));
+    assert_eq!(
+        actions[4],
+        &HttpRequestAction::DelHeader("proxy".parse().unwrap())
+    );
     assert_eq!(actions[5], &HttpRequestAction::Deny(403));
     assert_eq!(actions[6], &HttpRequestAction::Deny(429));
     assert_eq!(actions[7], &HttpRequestAction::Deny(503));
-    let fetches: Vec<&Fetch> = f.acls.iter().flat_map(|a| &a.tests).map(|t| &t.fetch).collect();
+    let fetches: Vec<&Fetch> = f
+        .acls
+        .iter()
+        .flat_map(|a| &a.tests)
+        .map(|t| &t.fetch)
+        .collect();
     assert_eq!(
         fetches,
         [

@@ -636,15 +636,22 @@ impl Cli {
         }
         let cert = lb_tls::Cert::from_pem(payload.as_bytes())
             .map_err(|e| format!("Can't update {id}: {e}\n"))?;
-        for store in self
+        let stores: Vec<&Arc<lb_tls::CertStore>> = self
             .inner
             .cert_stores
             .iter()
             .filter(|s| s.get(&id).is_some())
-        {
-            store
-                .stage(&id, cert.clone())
-                .map_err(|e| format!("Can't update {id}: {e}\n"))?;
+            .collect();
+        for (i, store) in stores.iter().enumerate() {
+            if let Err(e) = store.stage(&id, cert.clone()) {
+                // All the binds using the file, or none: undo a new transaction.
+                if ongoing.is_none() {
+                    for staged in &stores[..i] {
+                        let _ = staged.abort(&id);
+                    }
+                }
+                return Err(format!("Can't update {id}: {e}\n"));
+            }
         }
         Ok(if ongoing.is_some() {
             format!("Transaction updated for certificate {id}!\n")
@@ -854,9 +861,9 @@ impl Cli {
         if let Some((px, ty, sid)) = scope {
             snap.rows.retain(|r| {
                 let bit = 1u8 << r.kind.code();
-                px.map_or(true, |id| id == r.iid)
+                px.is_none_or(|id| id == r.iid)
                     && ty & bit != 0
-                    && (r.kind.code() != 2 || sid.map_or(true, |s| s == r.sid))
+                    && (r.kind.code() != 2 || sid.is_none_or(|s| s == r.sid))
             });
         }
         Ok(csv::render(&snap))

@@ -33,9 +33,7 @@ use lb_http::errors::{ErrorPage, ErrorPages};
 use lb_http::headers::ForwardedOptions;
 use lb_http::proxy::{HttpProxy, ProxyConfig, RetryOn};
 use lb_http::server::{serve_connection, ConnInfo, FrontendConfig};
-use lb_http::stats::{
-    HealthInfo, ProxyOptions, StatsConfig, StatsRegistry, StatsService,
-};
+use lb_http::stats::{HealthInfo, ProxyOptions, StatsConfig, StatsRegistry, StatsService};
 use lb_tcp::forward::ForwardConfig;
 use lb_tcp::listen::{Acceptor, ConnLimit, ServeReport, Shutdown, ShutdownSignal};
 use lb_tcp::net::{Peer, Stream};

@@ -535,10 +535,11 @@ async fn set_commit_and_abort_ssl_cert_from_the_runtime_api() {
     let origin = support::origin("plain").await;
     let dir = temp_dir("cli");
     write(&dir, "site.pem", &first);
-    let port = free_port().await;
+    let (port, port2) = (free_port().await, free_port().await);
+    // Two binds use the file: both get the update.
     let text = format!(
         "defaults\n    mode http\n    timeout connect 2s\n    timeout client 5s\n    timeout server 5s\n\
-         frontend web\n    bind 127.0.0.1:{port} ssl crt site.pem\n    default_backend app\n\
+         frontend web\n    bind 127.0.0.1:{port} ssl crt site.pem\n    bind 127.0.0.1:{port2} ssl crt site.pem\n    default_backend app\n\
          backend app\n    server s1 {}\n",
         origin.addr
     );
@@ -595,6 +596,11 @@ async fn set_commit_and_abort_ssl_cert_from_the_runtime_api() {
     );
     assert_eq!(
         presented(addr, "site.test", "http/1.1").await.0,
+        leaf_der(&second)
+    );
+    let addr2: SocketAddr = ([127, 0, 0, 1], port2).into();
+    assert_eq!(
+        presented(addr2, "site.test", "http/1.1").await.0,
         leaf_der(&second)
     );
     assert_eq!(

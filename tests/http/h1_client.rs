@@ -473,3 +473,46 @@ async fn tunnels_end_after_timeout_tunnel_of_inactivity_only() {
     assert!(rest.is_empty());
     assert!(eventually(|| p.backend.stats().inflight() == 0).await);
 }
+
+#[tokio::test]
+async fn timeout_server_before_the_head_gives_504_or_a_retry_when_configured() {
+    let silent = scripted(|_, _| (Vec::new(), Then::Stall(Duration::from_secs(30)))).await;
+    let good = scripted(|_, _| (ok("answered"), Then::Keep)).await;
+    let timeout = Some(Duration::from_millis(200));
+    let p = proxy(
+        &[silent.addr],
+        Opts {
+            proxy: ProxyConfig {
+                timeout_server: timeout,
+                ..ProxyConfig::default()
+            },
+            ..always()
+        },
+    )
+    .await;
+    let mut c = h1(p.addr).await;
+    let started = std::time::Instant::now();
+    assert_eq!(get_text(&mut c).await.0, 504);
+    assert!(started.elapsed() < Duration::from_secs(2));
+    // The connection keeps its timer across requests: a second request times out too.
+    assert_eq!(get_text(&mut c).await.0, 504);
+
+    let p = proxy(
+        &[silent.addr, good.addr],
+        Opts {
+            proxy: ProxyConfig {
+                timeout_server: timeout,
+                retry_on: lb::http::proxy::RetryOn::parse(["conn-failure", "response-timeout"])
+                    .unwrap(),
+                redispatch: Redispatch::Every(1),
+                ..ProxyConfig::default()
+            },
+            ..always()
+        },
+    )
+    .await;
+    let mut c = h1(p.addr).await;
+    for _ in 0..3 {
+        assert_eq!(get_text(&mut c).await, (200, "answered".into()));
+    }
+}

@@ -402,6 +402,9 @@ pub struct SendOptions {
     /// `timeout server` while the response body streams: inactivity longer than this ends
     /// the body with an error (HTTP/1 servers).
     pub body_timeout: Option<Duration>,
+    /// `timeout server` for the response head: past it the request fails with
+    /// [`Failure::Timeout`].
+    pub head_timeout: Option<Duration>,
 }
 
 /// A response, with the connection when the server switched protocols.
@@ -465,6 +468,7 @@ impl<C> Conn<C> {
                 let h1_opts = h1::SendOptions {
                     upgrade: opts.upgrade,
                     read_timeout: opts.body_timeout,
+                    head_timeout: opts.head_timeout,
                 };
                 match conn.send(req, h1_opts, self.pool.idle.clone()).await {
                     Ok(r) => Ok(Sent {
@@ -485,7 +489,24 @@ impl<C> Conn<C> {
                 // A closed connection fails in try_send_request, which gives the request
                 // back.
                 let _ = c.ready().await;
-                match c.try_send_request(req).await {
+                let sending = c.try_send_request(req);
+                let result = match opts.head_timeout {
+                    Some(t) => match tokio::time::timeout(t, sending).await {
+                        Ok(r) => r,
+                        Err(_) => {
+                            return Err(SendError::Request {
+                                server: server(),
+                                source: "server timeout before the response head".into(),
+                                request: None,
+                                sent: true,
+                                reused: self.reused,
+                                failure: Failure::Timeout,
+                            })
+                        }
+                    },
+                    None => sending.await,
+                };
+                match result {
                     Ok(mut resp) => {
                         let upgrade = opts.upgrade.then(|| {
                             ServerUpgrade(UpgradeKind::Hyper(hyper::upgrade::on(&mut resp)))

@@ -32,7 +32,7 @@ use tower::Service;
 use lb_core::{Address, Backend, BoxError, InFlight, QueueFull, QueueTimeout, RequestKey};
 
 use crate::body::{BodyEnd, ProxyBody};
-use crate::client::{Pools, ReuseHint, SendError, SendOptions, Sent, ServerProto};
+use crate::client::{Failure, Pools, ReuseHint, SendError, SendOptions, Sent, ServerProto};
 use crate::errors::ErrorPages;
 use crate::headers::{self, ForwardedOptions, Scheme};
 use crate::log::{LogRecord, ServerName, TerminationState};
@@ -657,16 +657,13 @@ where
                 let opts = SendOptions {
                     upgrade: client_upgrade.is_some(),
                     body_timeout: cfg.timeout_server,
+                    head_timeout: cfg.timeout_server,
                 };
-                let sent = conn.send(request, opts);
-                let result = match cfg.timeout_server {
-                    Some(t) => tokio::time::timeout(t, sent).await.ok(),
-                    None => Some(sent.await),
-                };
+                let result = conn.send(request, opts).await;
                 let can_retry = replay.is_some() && attempt < cfg.retries;
                 // What failed, when something did: (status, termination, retry it).
                 let failed = match result {
-                    Some(Ok(sent)) => {
+                    Ok(sent) => {
                         let status = sent.response.status().as_u16();
                         if !(can_retry && cfg.retry_on.status(status)) {
                             break (sent, srv_counters);
@@ -681,18 +678,18 @@ where
                         );
                         None
                     }
-                    Some(Err(SendError::Request {
+                    Err(SendError::Request {
                         request: Some(r),
                         sent,
                         reused,
                         ..
-                    })) if !sent || (reused && is_idempotent(r.method())) => {
+                    }) if !sent || (reused && is_idempotent(r.method())) => {
                         // Nothing was sent, or a pooled connection was closed under an
                         // idempotent request before any response byte: replay at once.
                         request = *r;
                         continue;
                     }
-                    Some(Err(e)) => {
+                    Err(e) => {
                         tracing::debug!(error = %e, server = guard.server().name(), "request failed");
                         let (failure, too_large) = match &e {
                             SendError::Request {
@@ -710,13 +707,12 @@ where
                             return Ok(cfg.errors.response(StatusCode::PAYLOAD_TOO_LARGE));
                         }
                         let retry_it = failure.is_some_and(|f| cfg.retry_on.failure(f));
-                        Some((502, TerminationState::server_closed_headers(), retry_it))
+                        if failure == Some(Failure::Timeout) {
+                            Some((504, TerminationState::server_timeout_headers(), retry_it))
+                        } else {
+                            Some((502, TerminationState::server_closed_headers(), retry_it))
+                        }
                     }
-                    None => Some((
-                        504,
-                        TerminationState::server_timeout_headers(),
-                        cfg.retry_on.response_timeout(),
-                    )),
                 };
                 if let Some((status, term, retry_it)) = failed {
                     guard.server().stats().response_errors.fetch_add(1, Relaxed);

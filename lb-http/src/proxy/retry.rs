@@ -150,6 +150,7 @@ impl RetryOn {
         match f {
             Failure::Empty => self.empty_response(),
             Failure::Junk => self.junk_response(),
+            Failure::Timeout => self.response_timeout(),
             _ => false,
         }
     }

@@ -62,6 +62,9 @@ pub(crate) struct H1Conn {
     wbuf: Vec<u8>,
     /// Responses read on this connection.
     served: u32,
+    /// The connection's one timer (`timeout server`), armed lazily and kept across
+    /// requests: no timer is created or dropped per request.
+    timer: Option<Pin<Box<Sleep>>>,
     _open: OpenGuard,
 }
 
@@ -92,6 +95,7 @@ impl H1Conn {
             rbuf: BytesMut::new(),
             wbuf: Vec::with_capacity(512),
             served: 0,
+            timer: None,
             _open: open,
         }
     }
@@ -134,7 +138,8 @@ impl H1Conn {
         let mut writer = (!end_stream).then(|| ReqWriter::new(body, framing));
         let mut progress = Progress::default();
         let head_request = parts.method == Method::HEAD;
-        let result = poll_fn(|cx| self.poll_head(cx, &mut writer, &mut progress)).await;
+        let deadline = opts.head_timeout.map(|t| Instant::now() + t);
+        let result = poll_fn(|cx| self.poll_head(cx, &mut writer, &mut progress, deadline)).await;
         let head = match result {
             Ok(head) => head,
             Err((source, failure)) => {
@@ -203,7 +208,7 @@ impl H1Conn {
             writer: writer.filter(|w| !w.finished).map(Box::new),
             idle,
             timeout: opts.read_timeout,
-            sleep: None,
+            armed: false,
             progressed: false,
         };
         Ok(H1Response {
@@ -218,6 +223,7 @@ impl H1Conn {
         cx: &mut Context<'_>,
         writer: &mut Option<ReqWriter>,
         progress: &mut Progress,
+        deadline: Option<Instant>,
     ) -> Poll<Result<Head, (BoxError, Failure)>> {
         let io_fail = |e: io::Error, progress: &Progress| {
             let kind = if progress.response_bytes {
@@ -271,8 +277,20 @@ impl H1Conn {
             if self.rbuf.capacity() - self.rbuf.len() < 1024 {
                 self.rbuf.reserve(READ_SMALL);
             }
-            let n = ready!(poll_read_buf(Pin::new(&mut self.io), cx, &mut self.rbuf))
-                .map_err(|e| io_fail(e, progress))?;
+            let n = match poll_read_buf(Pin::new(&mut self.io), cx, &mut self.rbuf) {
+                Poll::Ready(r) => r.map_err(|e| io_fail(e, progress))?,
+                Poll::Pending => {
+                    if let Some(deadline) = deadline {
+                        if poll_deadline(&mut self.timer, deadline, cx).is_ready() {
+                            return Poll::Ready(Err((
+                                "server timeout before the response head".into(),
+                                Failure::Timeout,
+                            )));
+                        }
+                    }
+                    return Poll::Pending;
+                }
+            };
             if n == 0 {
                 return Poll::Ready(Err(if progress.response_bytes {
                     (
@@ -309,6 +327,8 @@ pub(crate) struct SendOptions {
     pub(crate) upgrade: bool,
     /// Inactivity limit while reading the response body (`timeout server`).
     pub(crate) read_timeout: Option<Duration>,
+    /// The response head must arrive within this (`timeout server`).
+    pub(crate) head_timeout: Option<Duration>,
 }
 
 /// A response, and the connection itself when the server switched protocols.
@@ -342,8 +362,31 @@ pub enum Failure {
     /// The client's request body failed (aborted upload, wrong length): not the server's
     /// fault, never retried.
     Client,
+    /// `timeout server` struck before the response head (`response-timeout`).
+    Timeout,
     /// Anything else (HTTP/2 errors).
     Other,
+}
+
+/// Polls the connection timer towards `deadline`. The timer is moved only when the
+/// deadline comes sooner than where it is armed (it is usually armed for an earlier
+/// request's deadline, in the past or sooner): a timer that fires early is re-armed.
+fn poll_deadline(
+    timer: &mut Option<Pin<Box<Sleep>>>,
+    deadline: Instant,
+    cx: &mut Context<'_>,
+) -> Poll<()> {
+    let timer = timer.get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+    if timer.deadline() > deadline {
+        timer.as_mut().reset(deadline);
+    }
+    while timer.as_mut().poll(cx).is_ready() {
+        if Instant::now() >= deadline {
+            return Poll::Ready(());
+        }
+        timer.as_mut().reset(deadline);
+    }
+    Poll::Pending
 }
 
 #[derive(Default)]
@@ -490,7 +533,8 @@ pub(crate) struct H1Body {
     writer: Option<Box<ReqWriter>>,
     idle: Arc<IdlePool>,
     timeout: Option<Duration>,
-    sleep: Option<Pin<Box<Sleep>>>,
+    /// The connection's timer was armed for this body.
+    armed: bool,
     progressed: bool,
 }
 
@@ -601,14 +645,21 @@ impl Body for H1Body {
                 Poll::Ready(Err(e)) => return this.fail(e.into()),
                 Poll::Pending => {
                     if let Some(t) = this.timeout {
-                        let sleep = this
-                            .sleep
+                        // Lazy inactivity timer: armed once, re-armed only when it fires
+                        // after progress (no clock read per read); inactivity is caught
+                        // between one and two periods after the last byte.
+                        let timer = conn
+                            .timer
                             .get_or_insert_with(|| Box::pin(tokio::time::sleep(t)));
-                        if std::mem::take(&mut this.progressed) {
-                            sleep.as_mut().reset(Instant::now() + t);
+                        if !std::mem::replace(&mut this.armed, true) {
+                            timer.as_mut().reset(Instant::now() + t);
+                            this.progressed = false;
                         }
-                        if sleep.as_mut().poll(cx).is_ready() {
-                            return this.fail(BodyError::Timeout);
+                        while timer.as_mut().poll(cx).is_ready() {
+                            if !std::mem::take(&mut this.progressed) {
+                                return this.fail(BodyError::Timeout);
+                            }
+                            timer.as_mut().reset(Instant::now() + t);
                         }
                     }
                     return Poll::Pending;

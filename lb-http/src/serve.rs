@@ -46,6 +46,8 @@ where
                 frontend: cfg.name.clone(),
                 accepted: SystemTime::now(),
                 tls: false,
+                ssl_version: None,
+                ssl_cipher: None,
             };
             let stop = async move {
                 shutdown.triggered().await;

@@ -1024,6 +1024,8 @@ fn http_conn_handler(
                 frontend: cfg.name.clone(),
                 accepted: SystemTime::now(),
                 tls: false,
+                ssl_version: None,
+                ssl_cipher: None,
             };
             let stop = async move {
                 shutdown.triggered().await;
@@ -1044,8 +1046,12 @@ fn http_conn_handler(
                     let io = lb_tcp::inspect::PrefixedIo::new(leftover, io);
                     let tls_io = acceptor.accept(io).await?;
                     info.tls = true;
-                    // The handshake's facts, for `ssl_fc_*`/`ssl_c_*` in rules and headers.
-                    let make = make.with_tls(Arc::new(lb_tls::TlsInfo::of(&tls_io)));
+                    // The handshake's facts, for `ssl_fc_*`/`ssl_c_*` in rules and headers,
+                    // `%sslv`/`%sslc` in logs.
+                    let facts = lb_tls::TlsInfo::of(&tls_io);
+                    info.ssl_version = Some(facts.version());
+                    info.ssl_cipher = Some(facts.cipher());
+                    let make = make.with_tls(Arc::new(facts));
                     serve_connection(tls_io, info, &cfg, &make, stop).await?;
                 }
                 None if !leftover.is_empty() => {

@@ -224,6 +224,8 @@ mod tests {
             frontend: "fe".into(),
             accepted: SystemTime::UNIX_EPOCH,
             tls,
+            ssl_version: None,
+            ssl_cipher: None,
         }
     }
 

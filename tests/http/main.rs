@@ -101,6 +101,8 @@ async fn proxy(servers: &[SocketAddr], opts: Opts) -> Proxy {
                     frontend: fe.name.clone(),
                     accepted: SystemTime::now(),
                     tls: false,
+                    ssl_version: None,
+                    ssl_cipher: None,
                 };
                 let _ = serve_connection(io, info, &fe, &svc, std::future::pending()).await;
             });

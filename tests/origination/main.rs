@@ -785,3 +785,43 @@ async fn crt_presents_a_client_certificate_to_the_server() {
     assert_eq!(get_through(anonymous).await.0, 502, "no client certificate");
     rt.stop(Duration::from_secs(1)).await;
 }
+
+#[tokio::test]
+async fn access_logs_show_the_tls_version_and_cipher() {
+    let log = captured();
+    let ca = Ca::new("Site CA");
+    let origin = support::origin("plain").await;
+    let dir = temp_dir("tlslog");
+    write(&dir, "site.pem", &ca.leaf(&["site.test"]));
+    let port = free_port().await;
+    let text = format!(
+        "defaults\n    mode http\n    timeout connect 2s\n    timeout client 5s\n    timeout server 5s\n\
+         frontend web\n    bind 127.0.0.1:{port} ssl crt site.pem\n    log 127.0.0.1:9 local0\n\
+         \x20   log-format \"tlslog-{port} %ft %sslv %sslc %ST\"\n    default_backend app\n\
+         backend app\n    server s1 {}\n",
+        origin.addr
+    );
+    let rt = Runtime::start(parse(&dir, &text), None).await.unwrap();
+    let connect = TlsConnect::builder()
+        .verify(Verify::None)
+        .build(lb::tcp::connect::TcpConnect::new())
+        .unwrap();
+    let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+    let mut tls = connect
+        .oneshot(TlsTarget::new(lb::core::Address::Inet(addr), "site.test"))
+        .await
+        .unwrap();
+    tls.write_all(b"GET / HTTP/1.1\r\nHost: site.test\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut out = Vec::new();
+    let _ = tls.read_to_end(&mut out).await;
+    assert!(String::from_utf8_lossy(&out).starts_with("HTTP/1.1 200"));
+    let marker = format!("tlslog-{port} web~ TLSv1.3 TLS_AES_");
+    assert!(
+        support::eventually(|| log.text().contains(&marker)).await,
+        "{}",
+        log.text()
+    );
+    rt.stop(Duration::from_secs(1)).await;
+}

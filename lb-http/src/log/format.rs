@@ -87,6 +87,8 @@ enum Field {
     Query,
     Version,
     UniqueId,
+    SslVersion,
+    SslCipher,
     Pid,
     Hostname,
     RequestCounter,
@@ -139,6 +141,8 @@ const ALIASES: &[(&str, Field)] = &[
     ("rt", Field::RequestCounter),
     ("s", Field::Server),
     ("sc", Field::SrvConn),
+    ("sslc", Field::SslCipher),
+    ("sslv", Field::SslVersion),
     ("sq", Field::SrvQueue),
     ("t", Field::AcceptDate),
     ("tr", Field::RequestDate),
@@ -163,7 +167,7 @@ enum Item {
 ///
 /// Supported: literal text, `%%`, the aliases `%ci %cp %fi %fp %t %tr %T %Ts %ms %f %ft
 /// %b %s %Th %Ti %TR %Tq %Tw %Tc %Tr %Td %Ta %Tt %Tu %ST %B %U %CC %CS %ts %tsc %ac %fc
-/// %bc %sc %rc %sq %bq %hr %hs %r %HM %HU %HP %HQ %HV %ID %pid %H %rt`, per-field flags
+/// %bc %sc %rc %sq %bq %hr %hs %r %HM %HU %HP %HQ %HV %ID %pid %H %rt %sslv %sslc`, per-field flags
 /// `%{+Q,-M,...}` with `Q` (quote), `X` (hexadecimal), `E` (escape `"\]`) and `M` (`-` for
 /// empty text, on by default), and `%{...}o` to set the flags of all following fields.
 /// As in HAProxy, runs of spaces are separators that collapse, so an empty `%hr` leaves a
@@ -445,6 +449,8 @@ impl LogFormat {
                 w.encoded(part, o);
             }
             Field::UniqueId => w.text(r.unique_id.as_deref(), o),
+            Field::SslVersion => w.text(r.ssl_version, o),
+            Field::SslCipher => w.text(r.ssl_cipher, o),
             Field::Pid => {
                 let pid = std::process::id();
                 if o.hex {
@@ -993,6 +999,19 @@ mod tests {
         r.response_captures = Vec::new();
         assert!(render(HTTPLOG_FORMAT, &r)
             .ends_with(" 0/0 {a#7Cb|#7Bx#7D#22#23|} \"GET /index.html HTTP/1.1\""));
+    }
+
+    #[test]
+    fn tls_version_and_cipher() {
+        let mut r = record();
+        assert_eq!(render("%ft %sslv %sslc", &r), "http-in - -");
+        r.frontend_tls = true;
+        r.ssl_version = Some("TLSv1.3");
+        r.ssl_cipher = Some("TLS_AES_128_GCM_SHA256");
+        assert_eq!(
+            render("%ft %sslv %{+Q}sslc", &r),
+            "http-in~ TLSv1.3 \"TLS_AES_128_GCM_SHA256\""
+        );
     }
 
     #[test]

@@ -159,6 +159,10 @@ pub struct LogRecord {
     pub request_line: Option<String>,
     /// `%ID`: the unique request id, if generated.
     pub unique_id: Option<String>,
+    /// `%sslv`: the client connection's TLS version, when it is TLS.
+    pub ssl_version: Option<&'static str>,
+    /// `%sslc`: the client connection's TLS cipher suite, when it is TLS.
+    pub ssl_cipher: Option<&'static str>,
     /// `%rt`: the request (or TCP session) counter.
     pub request_counter: u64,
 }
@@ -204,6 +208,8 @@ impl LogRecord {
             response_captures: Vec::new(),
             request_line: None,
             unique_id: None,
+            ssl_version: None,
+            ssl_cipher: None,
             request_counter: 0,
         }
     }

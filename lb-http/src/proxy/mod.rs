@@ -242,6 +242,8 @@ struct Trace {
     format: Option<Arc<crate::log::LogFormat>>,
     /// The request's unique ID (`%ID`).
     unique_id: Option<String>,
+    /// The client connection's TLS facts (`%ft`, `%sslv`, `%sslc`).
+    tls: (bool, Option<&'static str>, Option<&'static str>),
 }
 
 /// Counts a retry and picks the server of the next attempt: another one when
@@ -360,6 +362,7 @@ impl Trace {
         r.redispatched = self.redispatched;
         r.request_line = Some(self.request_line.clone());
         r.unique_id = self.unique_id.clone();
+        (r.frontend_tls, r.ssl_version, r.ssl_cipher) = self.tls;
         Some(r)
     }
 }
@@ -435,6 +438,9 @@ where
             redispatched: false,
             format: self.conn.as_ref().and_then(|c| c.log.clone()),
             unique_id: None,
+            tls: info.as_ref().map_or((false, None, None), |i| {
+                (i.tls, i.ssl_version, i.ssl_cipher)
+            }),
         };
         if let Some(uid) = self.conn.as_ref().and_then(|c| c.unique_id.as_ref()) {
             // Rendered from what is known when the request arrives.

@@ -98,6 +98,10 @@ pub struct ConnInfo {
     pub accepted: SystemTime,
     /// Whether the connection is TLS.
     pub tls: bool,
+    /// The TLS version (`TLSv1.3`), for `%sslv` in logs.
+    pub ssl_version: Option<&'static str>,
+    /// The TLS cipher suite, for `%sslc` in logs.
+    pub ssl_cipher: Option<&'static str>,
 }
 
 /// A client connection's context, handed to the per-connection service factory.

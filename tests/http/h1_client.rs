@@ -516,3 +516,32 @@ async fn timeout_server_before_the_head_gives_504_or_a_retry_when_configured() {
         assert_eq!(get_text(&mut c).await, (200, "answered".into()));
     }
 }
+
+#[tokio::test]
+async fn a_servers_own_empty_400_passes_through_untouched() {
+    // What hyper's parser-error answers look like, from the origin: it must reach the
+    // client as sent (not replaced by the frontend's 400 page), and keep-alive goes on.
+    let o = scripted(|_, _| {
+        (
+            b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n".to_vec(),
+            Then::Keep,
+        )
+    })
+    .await;
+    let p = proxy(&[o.addr], always()).await;
+    let mut s = TcpStream::connect(p.addr).await.unwrap();
+    for _ in 0..3 {
+        s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .unwrap();
+        let mut buf = vec![0u8; 1024];
+        let n = tokio::time::timeout(Duration::from_secs(5), s.read(&mut buf))
+            .await
+            .unwrap()
+            .unwrap();
+        let text = String::from_utf8_lossy(&buf[..n]).to_ascii_lowercase();
+        assert!(text.starts_with("http/1.1 400"), "{text}");
+        assert!(text.contains("content-length: 0\r\n"), "{text}");
+        assert!(!text.contains("<html>"), "{text}");
+    }
+}

@@ -4,6 +4,7 @@
 mod support;
 
 mod h1_client;
+mod limits;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -18,7 +18,9 @@ use std::time::Duration;
 use bytes::Bytes;
 use pin_project_lite::pin_project;
 
+use crate::errors::ErrorPages;
 use crate::stats::ProxyCounters;
+use http::StatusCode;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::{Instant, Sleep};
 
@@ -33,6 +35,8 @@ pub struct ConnState {
     phase: AtomicU8,
     active: AtomicU32,
     requests: AtomicU32,
+    /// Responses the service produced (their heads are written by hyper).
+    heads: AtomicU32,
     counters: Option<Arc<ProxyCounters>>,
 }
 
@@ -49,6 +53,7 @@ impl ConnState {
             phase: AtomicU8::new(WAIT_HEAD),
             active: AtomicU32::new(0),
             requests: AtomicU32::new(0),
+            heads: AtomicU32::new(0),
             counters,
         }
     }
@@ -65,6 +70,7 @@ impl ConnState {
 
     /// The response head of a request went out with `status`.
     pub fn responded(&self, status: u16) {
+        self.heads.fetch_add(1, Ordering::Release);
         if let Some(c) = &self.counters {
             c.response(status);
         }
@@ -117,6 +123,15 @@ pin_project! {
         sleep: Option<Pin<Box<Sleep>>>,
         expired: bool,
         h2: Option<bool>,
+        // The frontend's error pages, to replace hyper's own 400/414/431 answers.
+        errors: Option<ErrorPages>,
+        // A replacement page being written, and how much of it went out.
+        replacing: Option<(Bytes, usize)>,
+        // A page was substituted: hyper's remaining writes on this closing connection
+        // are dropped.
+        replaced: bool,
+        // Response heads of the service seen going out (see `ConnState::heads`).
+        heads_seen: u32,
     }
 }
 
@@ -137,7 +152,19 @@ impl<I> TimedIo<I> {
             sleep: None,
             expired: false,
             h2: None,
+            errors: None,
+            replacing: None,
+            replaced: false,
+            heads_seen: 0,
         }
+    }
+
+    /// Answers the requests hyper's parser rejects (400, 414, 431, which hyper writes
+    /// itself with an empty body) with the frontend's `errors` pages instead, so that
+    /// `errorfile` covers them too.
+    pub fn with_errors(mut self, errors: ErrorPages) -> Self {
+        self.errors = Some(errors);
+        self
     }
 
     /// The inner I/O.
@@ -289,12 +316,82 @@ impl<I: AsyncRead + AsyncWrite> AsyncRead for TimedIo<I> {
     }
 }
 
+/// The status of an answer hyper wrote by itself for a request it could not parse: a
+/// small, complete HTTP/1 head with an empty body and one of the parser's statuses.
+fn parser_error_status(buf: &[u8]) -> Option<StatusCode> {
+    if buf.len() > 512
+        || !(buf.starts_with(b"HTTP/1.1 4") || buf.starts_with(b"HTTP/1.0 4"))
+        || !buf.ends_with(b"\r\n\r\n")
+        || !buf
+            .windows(19)
+            .any(|w| w.eq_ignore_ascii_case(b"content-length: 0\r\n"))
+    {
+        return None;
+    }
+    match buf.get(9..12)? {
+        b"400" => Some(StatusCode::BAD_REQUEST),
+        b"414" => Some(StatusCode::URI_TOO_LONG),
+        b"431" => Some(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE),
+        _ => None,
+    }
+}
+
+impl<I: AsyncRead + AsyncWrite> TimedIo<I> {
+    /// Writes hyper's parser error answer as the frontend's page instead (see
+    /// [`TimedIo::with_errors`]). `None`: `buf` is not such an answer, write it as is.
+    fn poll_replace(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Option<Poll<io::Result<usize>>> {
+        let mut this = self.project();
+        if *this.replaced {
+            // The connection closes after the error: anything else hyper writes is dropped.
+            return Some(Poll::Ready(Ok(buf.len())));
+        }
+        if this.replacing.is_none() {
+            let errors = this.errors.as_ref()?;
+            if *this.h2 == Some(true) || !buf.starts_with(b"HTTP/1.") {
+                return None;
+            }
+            // A head the service produced (hyper writes each right before its body): ours,
+            // never replaced. hyper's own answers (interim 1xx, parser errors) come with no
+            // head from the service.
+            if *this.heads_seen < this.state.heads.load(Ordering::Acquire)
+                && !buf.starts_with(b"HTTP/1.1 1")
+            {
+                *this.heads_seen += 1;
+                return None;
+            }
+            let status = parser_error_status(buf)?;
+            *this.replacing = Some((errors.http1_bytes(status), 0));
+        }
+        let (page, written) = this.replacing.as_mut()?;
+        while *written < page.len() {
+            match this.inner.as_mut().poll_write(cx, &page[*written..]) {
+                Poll::Ready(Ok(0)) => {
+                    return Some(Poll::Ready(Err(io::ErrorKind::WriteZero.into())))
+                }
+                Poll::Ready(Ok(n)) => *written += n,
+                Poll::Ready(Err(e)) => return Some(Poll::Ready(Err(e))),
+                Poll::Pending => return Some(Poll::Pending),
+            }
+        }
+        *this.replacing = None;
+        *this.replaced = true;
+        Some(Poll::Ready(Ok(buf.len())))
+    }
+}
+
 impl<I: AsyncRead + AsyncWrite> AsyncWrite for TimedIo<I> {
     fn poll_write(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
+        if let Some(r) = self.as_mut().poll_replace(cx, buf) {
+            return r;
+        }
         let this = self.as_mut().project();
         match this.inner.poll_write(cx, buf) {
             Poll::Ready(r) => {
@@ -315,6 +412,24 @@ impl<I: AsyncRead + AsyncWrite> AsyncWrite for TimedIo<I> {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
+        if self.replaced {
+            return Poll::Ready(Ok(bufs.iter().map(|b| b.len()).sum()));
+        }
+        if self.errors.is_some() {
+            if let Some(first) = bufs.iter().find(|b| !b.is_empty()) {
+                if bufs.iter().filter(|b| !b.is_empty()).count() == 1 {
+                    // hyper writes its error answer as one buffer.
+                    if let Some(r) = self.as_mut().poll_replace(cx, first) {
+                        return r;
+                    }
+                } else {
+                    // A head with its body: counted, never replaced.
+                    let _ = self
+                        .as_mut()
+                        .poll_replace(cx, &first[..first.len().min(16)]);
+                }
+            }
+        }
         let this = self.as_mut().project();
         match this.inner.poll_write_vectored(cx, bufs) {
             Poll::Ready(r) => {

@@ -183,7 +183,8 @@ where
         .page_408
         .get_or_init(|| cfg.errors.http1_bytes(StatusCode::REQUEST_TIMEOUT))
         .clone();
-    let io = TimedIo::new(io, state.clone(), cfg.io_timeouts(), page_408);
+    let io = TimedIo::new(io, state.clone(), cfg.io_timeouts(), page_408)
+        .with_errors(cfg.errors.clone());
     let ctx = ConnContext {
         info: Arc::new(info),
         state,

@@ -31,17 +31,25 @@ impl CheckConnector {
         }
     }
 
-    /// A TLS connector for checks: no verification, optional SNI.
-    pub(crate) fn tls(sni: Option<&str>) -> Result<TlsConnect<TcpConnect>, lb_tls::TlsError> {
+    /// A TLS connector for checks: no verification, optional SNI; ALPN `h2` for HTTP/2
+    /// checks (`check-proto h2`), none otherwise.
+    pub(crate) fn tls(
+        sni: Option<&str>,
+        h2: bool,
+    ) -> Result<TlsConnect<TcpConnect>, lb_tls::TlsError> {
         let mut b = TlsConnect::builder().verify(lb_tls::Verify::None);
         if let Some(sni) = sni {
             b = b.sni(sni);
+        }
+        if h2 {
+            b = b.alpn("h2")?;
         }
         b.build(TcpConnect::new())
     }
 
     /// The TLS connector of checks that inherit a server's `ssl` settings: HAProxy's
-    /// checks verify as the traffic does, but send `check-sni` (not `sni`) and no ALPN.
+    /// checks verify as the traffic does, but send `check-sni` (not `sni`) and no ALPN
+    /// (`h2` for `check-proto h2`).
     pub(crate) fn server_tls(
         backend: &str,
         s: &crate::config::Server,
@@ -50,6 +58,9 @@ impl CheckConnector {
         let mut t = t.clone();
         t.sni.clone_from(&s.check.sni);
         t.alpn.clear();
+        if s.check.proto == crate::config::CheckProto::H2 {
+            t.alpn.push("h2".to_owned());
+        }
         super::server_io::server_tls(&format!("{backend}/{} (check)", s.name), &t)
     }
 }

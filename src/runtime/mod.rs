@@ -413,15 +413,18 @@ impl Runtime {
                         )),
                         _ => server_addr.clone(),
                     };
-                    let tls =
-                        check_io::CheckConnector::tls(s.check.sni.as_deref()).map_err(|e| {
-                            let (file, line) = span_of(&s.span);
-                            StartError::Tls {
-                                file,
-                                line,
-                                reason: e.to_string(),
-                            }
-                        })?;
+                    let tls = check_io::CheckConnector::tls(
+                        s.check.sni.as_deref(),
+                        s.check.proto == crate::config::CheckProto::H2,
+                    )
+                    .map_err(|e| {
+                        let (file, line) = span_of(&s.span);
+                        StartError::Tls {
+                            file,
+                            line,
+                            reason: e.to_string(),
+                        }
+                    })?;
                     tls_targets.insert(target, tls);
                 } else if let (true, Some(t), None, None) =
                     (s.check.enabled, &s.tls, s.check.port, s.check.addr)

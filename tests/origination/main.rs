@@ -825,3 +825,61 @@ async fn access_logs_show_the_tls_version_and_cipher() {
     );
     rt.stop(Duration::from_secs(1)).await;
 }
+
+/// An HTTPS origin that speaks HTTP/2 only when ALPN chose it (as nginx does), HTTP/1.1
+/// otherwise.
+async fn alpn_strict_origin(leaf_pem: &str) -> TlsOrigin {
+    tls_origin(leaf_pem, Some("h2,http/1.1"), None, |tls| async move {
+        let h2 = TlsInfo::of(&tls).alpn() == Some(&b"h2"[..]);
+        let svc = hyper::service::service_fn(|_req: Request<Incoming>| async {
+            Ok::<_, Infallible>(Response::new(Full::new(Bytes::from_static(b"ok"))))
+        });
+        if h2 {
+            let _ = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
+                .serve_connection(TokioIo::new(tls), svc)
+                .await;
+        } else {
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(tls), svc)
+                .await;
+        }
+    })
+    .await
+}
+
+#[tokio::test]
+async fn h2_checks_over_tls_offer_alpn_h2() {
+    captured();
+    let ca = Ca::new("Origin CA");
+    let leaf = ca.leaf(&["origin.test"]);
+    let (inherit, explicit) = (
+        alpn_strict_origin(&leaf).await,
+        alpn_strict_origin(&leaf).await,
+    );
+    let dir = temp_dir("h2check");
+    write(&dir, "ca.pem", &ca.pem());
+    let port = free_port().await;
+    let backend = format!(
+        "    option httpchk GET /\n\
+         \x20   server inherit {} ssl ca-file ca.pem sni str(origin.test) check check-proto h2 inter 100ms rise 1 fall 1\n\
+         \x20   server explicit {} check check-ssl check-proto h2 port {} inter 100ms rise 1 fall 1\n",
+        inherit.addr,
+        explicit.addr,
+        explicit.addr.port(),
+    );
+    let rt = Runtime::start(parse(&dir, &http_cfg(port, &backend)), None)
+        .await
+        .unwrap();
+    let be = rt.backend("app").unwrap().clone();
+    // Both servers answer their HTTP/2 checks (over HTTP/1 they would fail and go down).
+    assert!(
+        support::eventually(|| {
+            inherit.handshakes.load(Ordering::SeqCst) >= 3
+                && explicit.handshakes.load(Ordering::SeqCst) >= 3
+        })
+        .await
+    );
+    assert!(be.server("inherit").unwrap().op_state().is_up());
+    assert!(be.server("explicit").unwrap().op_state().is_up());
+    rt.stop(Duration::from_secs(1)).await;
+}

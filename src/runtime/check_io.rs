@@ -11,10 +11,10 @@ use std::task::{Context, Poll};
 
 use lb_core::Address;
 use lb_tcp::connect::TcpConnect;
-use lb_tcp::net::Stream;
 use lb_tls::TlsConnect;
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tower::{Service, ServiceExt};
+
+use super::server_io::ServerIo;
 
 /// Connects checks, with TLS towards the check targets that asked for it.
 #[derive(Clone)]
@@ -65,16 +65,10 @@ impl CheckConnector {
     }
 }
 
-/// A check's connection.
-pub(crate) enum CheckIo {
-    Plain(Stream),
-    Tls(Box<lb_tls::tokio_rustls::client::TlsStream<Stream>>),
-}
-
 impl Service<Address> for CheckConnector {
-    type Response = CheckIo;
+    type Response = ServerIo;
     type Error = io::Error;
-    type Future = Pin<Box<dyn Future<Output = io::Result<CheckIo>> + Send>>;
+    type Future = Pin<Box<dyn Future<Output = io::Result<ServerIo>> + Send>>;
 
     fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<io::Result<()>> {
         Poll::Ready(Ok(()))
@@ -87,54 +81,14 @@ impl Service<Address> for CheckConnector {
                 Box::pin(async move {
                     tls.oneshot(addr)
                         .await
-                        .map(|s| CheckIo::Tls(Box::new(s)))
+                        .map(|s| ServerIo::Tls(Box::new(s)))
                         .map_err(io::Error::from)
                 })
             }
             None => {
                 let plain = self.plain.clone();
-                Box::pin(async move { plain.oneshot(addr).await.map(CheckIo::Plain) })
+                Box::pin(async move { plain.oneshot(addr).await.map(ServerIo::Plain) })
             }
-        }
-    }
-}
-
-impl AsyncRead for CheckIo {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            CheckIo::Plain(s) => Pin::new(s).poll_read(cx, buf),
-            CheckIo::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
-        }
-    }
-}
-
-impl AsyncWrite for CheckIo {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        match self.get_mut() {
-            CheckIo::Plain(s) => Pin::new(s).poll_write(cx, buf),
-            CheckIo::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
-        }
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            CheckIo::Plain(s) => Pin::new(s).poll_flush(cx),
-            CheckIo::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
-        }
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            CheckIo::Plain(s) => Pin::new(s).poll_shutdown(cx),
-            CheckIo::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
         }
     }
 }

@@ -146,6 +146,16 @@ fn span_of(s: &config::Span) -> (Arc<str>, u32) {
     (s.file.clone(), s.line)
 }
 
+/// The start error of a server line whose TLS settings cannot be loaded.
+fn tls_start_error(s: &crate::config::Server, e: &lb_tls::TlsError) -> StartError {
+    let (file, line) = span_of(&s.span);
+    StartError::Tls {
+        file,
+        line,
+        reason: e.to_string(),
+    }
+}
+
 async fn resolve(s: &config::Server) -> Result<Address, StartError> {
     match &s.address {
         ServerAddress::Addr(a) => Ok(a.clone()),
@@ -417,29 +427,15 @@ impl Runtime {
                         s.check.sni.as_deref(),
                         s.check.proto == crate::config::CheckProto::H2,
                     )
-                    .map_err(|e| {
-                        let (file, line) = span_of(&s.span);
-                        StartError::Tls {
-                            file,
-                            line,
-                            reason: e.to_string(),
-                        }
-                    })?;
+                    .map_err(|e| tls_start_error(s, &e))?;
                     tls_targets.insert(target, tls);
                 } else if let (true, Some(t), None, None) =
                     (s.check.enabled, &s.tls, s.check.port, s.check.addr)
                 {
                     // `ssl` without a check port/addr override: checks inherit the
                     // server's TLS (verification included), with check-sni and no alpn.
-                    let tls =
-                        check_io::CheckConnector::server_tls(&be.name, s, t).map_err(|e| {
-                            let (file, line) = span_of(&s.span);
-                            StartError::Tls {
-                                file,
-                                line,
-                                reason: e.to_string(),
-                            }
-                        })?;
+                    let tls = check_io::CheckConnector::server_tls(&be.name, s, t)
+                        .map_err(|e| tls_start_error(s, &e))?;
                     tls_targets.insert(resolve(s).await?, tls);
                 }
             }

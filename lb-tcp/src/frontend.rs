@@ -271,21 +271,7 @@ where
         Box::pin(async move {
             match this.handle(io, peer).await {
                 Ok(s) => {
-                    tracing::info!(
-                        target: "lb::access",
-                        frontend = %this.name,
-                        backend = %s.backend,
-                        server = s.server.as_deref().unwrap_or("<NOSRV>"),
-                        client = ?s.client,
-                        tw = ?s.queue_time,
-                        tc = ?s.connect_time,
-                        tt = ?s.total_time,
-                        bytes_out = s.bytes_out,
-                        bytes_in = s.bytes_in,
-                        termination = s.termination,
-                        retries = s.retries,
-                        "tcp session"
-                    );
+                    s.log(&this.name);
                     Ok(())
                 }
                 Err(e) => {

@@ -219,21 +219,7 @@ impl tower::Service<(Stream, Peer)> for TlsTcpFrontend {
         let this = self.inner.clone();
         Box::pin(async move {
             match this.handle(io, peer).await {
-                Ok(Some(s)) => tracing::info!(
-                    target: "lb::access",
-                    frontend = %this.name,
-                    backend = %s.backend,
-                    server = s.server.as_deref().unwrap_or("<NOSRV>"),
-                    client = ?s.client,
-                    tw = ?s.queue_time,
-                    tc = ?s.connect_time,
-                    tt = ?s.total_time,
-                    bytes_out = s.bytes_out,
-                    bytes_in = s.bytes_in,
-                    termination = s.termination,
-                    retries = s.retries,
-                    "tcp session"
-                ),
+                Ok(Some(s)) => s.log(&this.name),
                 Ok(None) => {
                     tracing::debug!(target: "lb::access", frontend = %this.name, "connection rejected")
                 }

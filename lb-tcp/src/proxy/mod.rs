@@ -156,6 +156,28 @@ pub struct TcpSession {
     pub outcome: Option<Outcome>,
 }
 
+impl TcpSession {
+    /// Logs the session on `lb::access` at info level, as frontend `frontend`'s tcplog
+    /// line (structured fields).
+    pub fn log(&self, frontend: &str) {
+        tracing::info!(
+            target: "lb::access",
+            frontend,
+            backend = %self.backend,
+            server = self.server.as_deref().unwrap_or("<NOSRV>"),
+            client = ?self.client,
+            tw = ?self.queue_time,
+            tc = ?self.connect_time,
+            tt = ?self.total_time,
+            bytes_out = self.bytes_out,
+            bytes_in = self.bytes_in,
+            termination = self.termination,
+            retries = self.retries,
+            "tcp session"
+        );
+    }
+}
+
 /// The future of [`TcpProxy::into_handler`]'s service.
 pub type HandlerFuture = Pin<Box<dyn Future<Output = Result<(), BoxError>> + Send>>;
 

@@ -289,17 +289,7 @@ async fn a_server_stalling_inside_the_body_hits_timeout_server() {
         },
     )
     .await;
-    let mut s = TcpStream::connect(p.addr).await.unwrap();
-    s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-        .await
-        .unwrap();
-    let mut out = Vec::new();
-    let r = tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut out)).await;
-    assert!(
-        r.is_ok(),
-        "the client connection is closed at timeout server"
-    );
-    let text = String::from_utf8_lossy(&out);
+    let text = raw_exchange(p.addr, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").await;
     assert!(text.starts_with("HTTP/1.1 200"), "{text}");
     assert!(text.ends_with("abc"), "{text}");
     assert!(eventually(|| p.backend.stats().inflight() == 0).await);

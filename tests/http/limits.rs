@@ -5,17 +5,6 @@ use super::*;
 
 use lb::http::errors::{ErrorPage, ErrorPages};
 
-async fn raw_exchange(addr: SocketAddr, request: &[u8]) -> String {
-    let mut s = TcpStream::connect(addr).await.unwrap();
-    s.write_all(request).await.unwrap();
-    let mut out = Vec::new();
-    tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut out))
-        .await
-        .expect("the connection is closed after the error")
-        .unwrap();
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 #[tokio::test]
 async fn parser_errors_answer_with_the_frontend_pages() {
     let o = origin("a").await;

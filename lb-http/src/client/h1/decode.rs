@@ -52,21 +52,17 @@ pub(crate) struct Head {
 }
 
 impl Head {
-    fn new(status: StatusCode, version: Version, headers: HeaderMap) -> Self {
-        let mut head = Head {
+    /// A head with room for `fields` header fields, none read yet.
+    fn new(status: StatusCode, version: Version, fields: usize) -> Self {
+        Head {
             status,
             version,
-            headers: HeaderMap::new(),
+            headers: HeaderMap::with_capacity(fields),
             conn_close: false,
             conn_keep_alive: false,
             te_chunked: None,
             content_length: None,
-        };
-        for (name, value) in &headers {
-            head.note(name, value);
         }
-        head.headers = headers;
-        head
     }
 
     /// Reads the framing and connection fields.
@@ -183,7 +179,7 @@ pub(crate) fn parse_head(buf: &mut BytesMut) -> Result<Option<Head>, ProtoError>
         *span = [n, n + h.name.len(), v, v + h.value.len()].map(|x| x as u16);
     }
     let bytes = buf.split_to(len).freeze();
-    let mut head = Head::new(status, version, HeaderMap::with_capacity(count));
+    let mut head = Head::new(status, version, count);
     for &[ns, ne, vs, ve] in &spans[..count] {
         let (ns, ne, vs, ve) = (ns as usize, ne as usize, vs as usize, ve as usize);
         let name = HeaderName::from_bytes(&bytes[ns..ne]).map_err(|_| ProtoError::Head("name"))?;

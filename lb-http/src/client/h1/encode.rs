@@ -57,7 +57,7 @@ pub(crate) fn head(
         BodyFraming::None
     } else if let Some(n) = exact {
         out.extend_from_slice(b"content-length: ");
-        out.extend_from_slice(itoa(n).as_bytes());
+        out.extend_from_slice(n.to_string().as_bytes());
         out.extend_from_slice(b"\r\n");
         BodyFraming::Length(n)
     } else {
@@ -80,10 +80,6 @@ fn write_fields(headers: &HeaderMap, out: &mut Vec<u8>, skip_framing: bool) {
         out.extend_from_slice(value.as_bytes());
         out.extend_from_slice(b"\r\n");
     }
-}
-
-fn itoa(n: u64) -> String {
-    n.to_string()
 }
 
 /// The size line of a chunk of `len` bytes.
